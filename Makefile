@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine (see README.md):
+#   make report   build .venv if missing, install, run the batch report on the default data
+#   make test     build .venv if missing, install, run the test suite
+# Everything else here is a helper of those two.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# Re-install whenever the dependency list changes.
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: report test bench venv browser clean-venv
+
+report: $(STAMP)
+	$(VENV)/bin/rae-explore report $(REPORT_ARGS)
+
+test: $(STAMP) browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+venv: $(STAMP)
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	# torch first and pinned: the CPU wheel on disk; an unpinned torch pulls a CUDA build.
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rae_explore)"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Headless Chromium for the offline-HTML tests (Debian packages chromium, chromium-driver).
+browser:
+	@sh scripts/ensure_chromium.sh
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,23 @@
+"""Shared fixtures: tiny seeded datasets (the suite must stay fast on 2 CPU cores)."""
+
+import numpy as np
+import pytest
+
+from rae_explore.datasets import load_dataset, synthetic
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """Synthetic 32-d data near an 8-d subspace: 600 base, 50 queries, float32."""
+    return synthetic(d=32, nb=600, nq=50, intrinsic_dim=8, seed=0)
+
+
+@pytest.fixture(scope="session")
+def sift5k():
+    """The bundled real SIFT set, seeded 90/10 split (4,500 base, 500 queries)."""
+    return load_dataset("sift5k", seed=0)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
