@@ -2,10 +2,21 @@
 
 from .datasets import DATASETS, Dataset, load_dataset, split_base_queries, synthetic
 from .knn import ground_truth, knn_search
+from .metrics import recall_n_at_m, top_k_accuracy
+from .reducers import REDUCERS, make_reducer
+from .rae import RAE
+from .evaluate import evaluate, sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "RAE",
+    "REDUCERS",
+    "evaluate",
+    "make_reducer",
+    "recall_n_at_m",
+    "sweep",
+    "top_k_accuracy",
     "DATASETS",
     "Dataset",
     "ground_truth",

@@ -1,0 +1,373 @@
+"""Evaluate a reducer the way the papers do: exact k-NN before and after, one tidy row per run.
+
+:func:`evaluate` fits a reducer on a dataset's training vectors (``xt``, else the base),
+transforms base and queries, finds the exact k nearest base vectors of every query before and
+after reduction (faiss, :func:`rae_explore.knn.knn_search`) and returns one flat dict:
+
+==========================  ===============================================================
+``method``                  registry name (``"rae"``, ``"pca"``, ...)
+``params``                  JSON string of the reducer's ``get_params()`` (sorted keys)
+``n_components``            reduced dimension
+``metric``                  ``"l2"``, ``"ip"`` or ``"cosine"``
+``dataset``, ``nb``, ``nq``, ``d``  what it ran on
+``top_k@{k}``               top-k accuracy (RAE paper, Eq. 4) for each k in ``ks``
+``{n}-R@{m}``               n-R@m recall for each (n, m) in ``recalls``
+``train_top_k@{k}``         with ``self_eval=True``: the reference's "train" accuracy (each
+                            base vector queried against the base, itself excluded)
+``fit_s``, ``transform_s``  wall-clock seconds (transform of base + queries)
+``condition_number``        of the encoder for linear reducers, else NaN
+``reconstruction_mse``      RAE only (mean over elements of the base), else NaN
+==========================  ===============================================================
+
+Under ``metric="cosine"`` every reducer is fitted and applied on L2-normalised vectors and the
+reduced vectors are compared by cosine similarity (the reference's protocol for its
+baselines; for RAE the reference trains on raw vectors unless ``--if_normalize`` is set — we
+always normalise).
+
+:func:`sweep` runs a grid of configurations. Each configuration is a small picklable dict and
+:func:`run_config` turns one into one row, so the grid can be mapped over any executor
+(``concurrent.futures``, a Dask client's ``map``...). Results are written atomically after
+each row and a rerun skips the configurations already in the file.
+"""
+
+import hashlib
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .metrics import recall_n_at_m, top_k_accuracy
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_KS = (1, 5, 10, 20, 50)
+DEFAULT_RECALLS = ((1, 1), (1, 10), (1, 100))
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.ndarray,)):
+        return o.tolist()
+    return repr(o)
+
+
+def params_json(params):
+    """Stable JSON string of a params dict (sorted keys; non-JSON values by ``repr``)."""
+    return json.dumps(params, sort_keys=True, default=_json_default)
+
+
+def _resolve_dataset(dataset, metric, dataset_kwargs=None):
+    from .datasets import Dataset, load_dataset
+
+    if isinstance(dataset, Dataset):
+        ds = dataset
+    elif isinstance(dataset, (str, Path)):
+        ds = load_dataset(str(dataset), **(dataset_kwargs or {}))
+    else:
+        raise TypeError(f"dataset must be a Dataset or a dataset name, got {type(dataset).__name__}")
+    metric = ds.metric if metric is None else metric
+    from .validation import check_metric
+
+    check_metric(metric)
+    if metric != ds.metric:
+        import dataclasses
+
+        ds = dataclasses.replace(ds, metric=metric, gt=None)
+    if metric == "cosine":
+        ds = ds.normalized()
+    return ds
+
+
+def _ground_truth(ds, kmax):
+    """``ds.gt`` if it has ``kmax`` columns (under the dataset's metric), else compute it."""
+    from .knn import knn_search
+
+    if ds.gt is not None and ds.gt.shape[1] >= kmax:
+        return np.asarray(ds.gt[:, :kmax])
+    return knn_search(ds.xq, ds.xb, kmax, ds.metric)[1]
+
+
+def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric=None, self_eval=False,
+             params=None, dataset_kwargs=None):
+    """Fit, transform, and measure how many nearest neighbours survive the reduction.
+
+    Parameters
+    ----------
+    reducer : estimator or str
+        A reducer (fitted or not: it is (re)fitted), or a registered name built with ``params``.
+    dataset : Dataset or str
+        A :class:`~rae_explore.datasets.Dataset`, or a name for
+        :func:`~rae_explore.datasets.load_dataset` (with ``dataset_kwargs``).
+    ks : sequence of int
+        The k of the top-k accuracies (default 1, 5, 10, 20, 50: the RAE paper's).
+    recalls : sequence of (n, m)
+        The n-R@m recalls (default 1-R@1, 1-R@10, 1-R@100). Pairs whose ``m`` exceeds the base
+        size are dropped with a log message, so small sets still evaluate.
+    metric : {"l2", "ip", "cosine"}, optional
+        Overrides the dataset's metric.
+    self_eval : bool
+        Also compute ``train_top_k@k`` (each base vector against the base, itself excluded; the
+        reference's "train" accuracy).
+    params : dict, optional
+        Hyperparameters when ``reducer`` is a name.
+    dataset_kwargs : dict, optional
+        Passed to ``load_dataset`` when ``dataset`` is a name (``seed``, ``n_samples``, ...).
+
+    Returns
+    -------
+    dict
+        One flat row (see the module docstring for the columns).
+
+    Raises
+    ------
+    ValueError
+        A k larger than the base, an unknown reducer / metric, ...
+
+    Examples
+    --------
+    >>> row = evaluate(make_reducer("pca", n_components=32), "sift5k")  # doctest: +SKIP
+    >>> row["top_k@10"]                                                 # doctest: +SKIP
+    """
+    from .knn import knn_search
+    from .reducers import make_reducer
+    from .validation import check_k
+
+    if isinstance(reducer, str):
+        reducer = make_reducer(reducer, **(params or {}))
+    elif params:
+        reducer = reducer.set_params(**params)
+    ds = _resolve_dataset(dataset, metric, dataset_kwargs)
+    ks = sorted({int(k) for k in ks})
+    if not ks:
+        raise ValueError("ks is empty; give at least one k, e.g. ks=(1, 10)")
+    for k in ks:
+        check_k(k, ds.nb, "k")
+    recalls = [(int(n), int(m)) for n, m in recalls]
+    kept = [(n, m) for n, m in recalls if m <= ds.nb]
+    if len(kept) < len(recalls):
+        logger.info("dropping recalls %s: the base has only %d vectors", sorted(set(recalls) - set(kept)), ds.nb)
+    kmax = max(ks + [max(n, m) for n, m in kept])
+
+    t0 = time.perf_counter()
+    reducer.fit(ds.train)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    Zb = reducer.transform(ds.xb)
+    Zq = reducer.transform(ds.xq)
+    transform_s = time.perf_counter() - t0
+
+    gt = _ground_truth(ds, kmax)
+    I = knn_search(Zq, Zb, kmax, ds.metric)[1]
+    name = getattr(reducer, "registry_name", None) or type(reducer).__name__.lower()
+    row = {
+        "method": name,
+        "params": params_json(reducer.get_params()),
+        "n_components": int(getattr(reducer, "n_components", Zb.shape[1])),
+        "metric": ds.metric,
+        "dataset": ds.name,
+        "nb": ds.nb,
+        "nq": ds.nq,
+        "d": ds.d,
+    }
+    for k in ks:
+        row[f"top_k@{k}"] = top_k_accuracy(gt, I, k)
+    for n, m in kept:
+        row[f"{n}-R@{m}"] = recall_n_at_m(I, gt, n, m)
+    if self_eval:
+        ke = max(ks)
+        check_k(ke, ds.nb - 1, "k", "other base vectors (self excluded)")
+        gts = knn_search(ds.xb, ds.xb, ke, ds.metric, exclude_self=True)[1]
+        Is = knn_search(Zb, Zb, ke, ds.metric, exclude_self=True)[1]
+        for k in ks:
+            row[f"train_top_k@{k}"] = top_k_accuracy(gts, Is, k)
+    row["fit_s"] = fit_s
+    row["transform_s"] = transform_s
+    row["condition_number"] = float(getattr(reducer, "condition_number_", math.nan))
+    if hasattr(reducer, "decoder_"):
+        from .metrics import reconstruction_mse
+
+        Xb = np.asarray(ds.xb, dtype=np.float32)
+        Xb = reducer._prep(Xb) if hasattr(reducer, "_prep") else Xb
+        row["reconstruction_mse"] = reconstruction_mse(Xb, Zb @ reducer.decoder_.T + reducer.decoder_intercept_)
+    else:
+        row["reconstruction_mse"] = math.nan
+    return row
+
+
+# ================================================================================== sweeps
+def config_id(config):
+    """Short stable hash of a configuration dict (what makes two runs "the same")."""
+    return hashlib.sha1(params_json(config).encode()).hexdigest()[:16]
+
+
+def sweep_configs(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, metric=None, seeds=(0,),
+                  self_eval=False, dataset_kwargs=None):
+    """The grid of a :func:`sweep` as a list of small picklable configuration dicts.
+
+    Parameters
+    ----------
+    methods : str, list of str, list of (name, params), or dict name -> params (or list of params)
+        Which reducers, each with fixed hyperparameters. ``{"rae": [{"alpha": 0}, {"alpha": 1e-7}]}``
+        gives two RAE configurations.
+    dims : int or sequence of int
+        Reduced dimensions (``n_components``).
+    dataset : str
+        A dataset name for :func:`~rae_explore.datasets.load_dataset` (the configuration stays
+        small: workers load it themselves).
+    seeds : sequence of int
+        ``random_state`` of the reducer (and, unless ``dataset_kwargs`` sets it, the dataset split).
+
+    Returns
+    -------
+    list of dict
+        Each with ``method``, ``params``, ``n_components``, ``dataset``, ``dataset_kwargs``,
+        ``ks``, ``recalls``, ``metric``, ``self_eval``, ``seed`` and ``config_id``.
+    """
+    from .reducers import REDUCERS
+
+    if isinstance(methods, str):
+        methods = [methods]
+    if isinstance(methods, dict):
+        pairs = []
+        for name, ps in methods.items():
+            for p in (ps if isinstance(ps, (list, tuple)) else [ps or {}]):
+                pairs.append((name, dict(p or {})))
+    else:
+        pairs = [(m, {}) if isinstance(m, str) else (m[0], dict(m[1] or {})) for m in methods]
+    for name, _ in pairs:
+        if name.lower() not in REDUCERS:
+            raise ValueError(f"unknown reducer {name!r}; known reducers: {', '.join(sorted(REDUCERS))}")
+    if not isinstance(dataset, (str, Path)):
+        raise TypeError("sweep needs a dataset *name* (configurations must stay small and picklable); "
+                        f"got {type(dataset).__name__}. Register the data or save it as .npy and pass the path.")
+    dims = [dims] if isinstance(dims, (int, np.integer)) else list(dims)
+    out = []
+    for seed in seeds:
+        for name, p in pairs:
+            for m in dims:
+                dk = dict(dataset_kwargs or {})
+                dk.setdefault("seed", int(seed))
+                cfg = {
+                    "method": name.lower(), "params": p, "n_components": int(m), "dataset": str(dataset),
+                    "dataset_kwargs": dk, "ks": [int(k) for k in ks], "recalls": [[int(a), int(b)] for a, b in recalls],
+                    "metric": metric, "self_eval": bool(self_eval), "seed": int(seed),
+                }
+                cfg["config_id"] = config_id(cfg)
+                out.append(cfg)
+    return out
+
+
+_DATASET_CACHE = {}
+
+
+def _cached_dataset(name, dataset_kwargs, metric, kmax):
+    key = (name, params_json(dataset_kwargs), metric)
+    ds = _DATASET_CACHE.get(key)
+    if ds is None or ds.gt is None or ds.gt.shape[1] < kmax:
+        ds = _resolve_dataset(name, metric, dataset_kwargs)
+        ds = ds.with_ground_truth(min(kmax, ds.nb))
+        _DATASET_CACHE.clear()  # keep one dataset per process
+        _DATASET_CACHE[key] = ds
+    return ds
+
+
+def run_config(config):
+    """Evaluate one configuration from :func:`sweep_configs`: one dict in, one row (dict) out.
+
+    Picklable and self-contained (loads the dataset by name, cached per process), so it can be
+    mapped over a process pool or a Dask cluster.
+    """
+    from .reducers import REDUCERS, make_reducer
+
+    params = dict(config["params"])
+    params["n_components"] = config["n_components"]
+    if "random_state" in REDUCERS[config["method"]]._get_param_names():
+        params.setdefault("random_state", config["seed"])
+    ks = config["ks"]
+    recalls = [tuple(r) for r in config["recalls"]]
+    kmax = max(list(ks) + [max(r) for r in recalls])
+    ds = _cached_dataset(config["dataset"], config["dataset_kwargs"], config["metric"], kmax)
+    row = evaluate(make_reducer(config["method"], **params), ds, ks, recalls=recalls, self_eval=config["self_eval"])
+    row["seed"] = config["seed"]
+    row["config_id"] = config["config_id"]
+    return row
+
+
+def _read_results(path):
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame()
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path)
+
+
+def _write_results(df, path):
+    from .formats import atomic_write
+
+    path = Path(path)
+    if path.suffix == ".parquet":
+        with atomic_write(path, "wb") as f:
+            df.to_parquet(f, index=False)
+    else:
+        with atomic_write(path, "w") as f:
+            df.to_csv(f, index=False)
+
+
+def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, metric=None, seeds=(0,),
+          self_eval=False, dataset_kwargs=None, results_path=None, executor=None, verbose=False):
+    """Evaluate every (method, params, dimension, seed) of a grid; a DataFrame of :func:`evaluate` rows.
+
+    Parameters
+    ----------
+    methods, dims, dataset, seeds, dataset_kwargs
+        See :func:`sweep_configs`.
+    ks, recalls, metric, self_eval
+        See :func:`evaluate`.
+    results_path : path, optional
+        ``.csv`` (or ``.parquet``) file. Rewritten atomically after every finished row; if it
+        already exists, configurations whose ``config_id`` it holds are skipped (resume).
+    executor : object with ``map(fn, iterable)``, optional
+        E.g. a ``concurrent.futures.ProcessPoolExecutor``; default: run in this process.
+        :func:`run_config` is the mapped function.
+    verbose : bool
+        tqdm progress bar over configurations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per configuration (earlier results from ``results_path`` included).
+
+    Examples
+    --------
+    >>> df = sweep(["pca", "rp", ("rae", {"alpha": 1e-7})], [16, 32], "sift5k")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    configs = sweep_configs(methods, dims, dataset, ks=ks, recalls=recalls, metric=metric, seeds=seeds,
+                            self_eval=self_eval, dataset_kwargs=dataset_kwargs)
+    done = _read_results(results_path) if results_path is not None else pd.DataFrame()
+    done_ids = set(done["config_id"]) if "config_id" in done else set()
+    todo = [c for c in configs if c["config_id"] not in done_ids]
+    if done_ids:
+        logger.info("resuming: %d of %d configurations already in %s", len(configs) - len(todo), len(configs),
+                    results_path)
+    rows = done.to_dict("records") if len(done) else []
+    results = executor.map(run_config, todo) if executor is not None else map(run_config, todo)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(todo), desc="sweep", unit="config")
+    for row in results:
+        rows.append(row)
+        if results_path is not None:
+            _write_results(pd.DataFrame(rows), results_path)
+    return pd.DataFrame(rows)
