@@ -1,0 +1,626 @@
+"""Batch reports: run the parameterised notebooks with papermill, export them to offline HTML.
+
+One *run* is one notebook executed with one set of parameters. It lands in
+``reports/<run-id>/``::
+
+    reports/
+      index.html                          every run: notebook, parameters, date, status, links
+      03-recall-curves--sift5k--1a2b3c4d5e/
+        03-recall-curves.ipynb            the executed notebook (outputs kept)
+        03-recall-curves.html             the same, as a self-contained HTML page
+        run.json                          parameters, status, error, timings, notebook hash
+
+The run id is derived from the notebook name and its *effective* parameters (the notebook's
+defaults overlaid with the overrides), so the same parameters always map to the same folder,
+and a finished run is reused instead of executed again (``force=True`` re-runs it; a run is
+also re-run when the notebook's source changed since). A failed notebook is kept, exported and
+marked ``failed`` with its error; the rest of the grid still runs.
+
+Offline HTML: the notebooks display figures with :func:`rae_explore.plots.init_notebook`,
+plotly's ``"plotly_mimetype+notebook"`` renderer, which embeds plotly.js once per kernel, i.e.
+once per report, so a report opens with no network. ipywidgets never appear in batch runs (the
+kernel sees ``RAE_EXPLORE_BATCH=1``, see :func:`rae_explore.widgets.live`); what a reader can
+explore in the HTML is carried by plotly's own sliders and dropdowns.
+
+Examples
+--------
+>>> runs = run_report(["03-recall-curves"], {"dataset": "digits"},
+...                   grid={"seed": [0, 1]})  # doctest: +SKIP
+>>> [r.status for r in runs]  # doctest: +SKIP
+['ok', 'ok']
+"""
+
+import ast
+import contextlib
+import datetime as _dt
+import hashlib
+import html as _html
+import itertools
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .formats import atomic_write
+from .paths import NOTEBOOKS_DIR, REPORTS_DIR
+
+logger = logging.getLogger(__name__)
+
+KERNEL_NAME = "python3"
+"""Jupyter kernel the notebooks run in (installed into the venv by ``make``)."""
+
+BATCH_ENV = "RAE_EXPLORE_BATCH"
+"""Environment variable set to ``"1"`` for the kernels of batch runs (no ipywidgets then)."""
+
+STATUSES = ("ok", "failed", "running")
+
+_RUN_FILE = "run.json"
+
+
+class KernelNotFoundError(LookupError):
+    """The Jupyter kernel named for a batch run is not installed."""
+
+
+# --------------------------------------------------------------------------- parameters
+def check_kernel(kernel_name=KERNEL_NAME):
+    """Fail fast if the Jupyter kernel ``kernel_name`` is not installed.
+
+    Returns
+    -------
+    list of str
+        The kernel's command line (``argv``), for the log.
+
+    Raises
+    ------
+    KernelNotFoundError
+        Naming the kernels that are installed and the command that installs the missing one.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    try:
+        spec = ksm.get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(ksm.find_kernel_specs())) or "none"
+        raise KernelNotFoundError(
+            f"Jupyter kernel {kernel_name!r} is not installed (installed: {known}). Install it into the venv with "
+            f"`.venv/bin/python -m ipykernel install --sys-prefix --name {kernel_name}` (`make venv` does this), "
+            "or pass an installed one with --kernel."
+        ) from None
+    return list(spec.argv)
+
+
+def resolve_notebooks(names=None, notebooks_dir=None):
+    """Paths of the notebooks to run.
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Stems (``"03-recall-curves"``), file names, or paths; a unique prefix such as ``"03"``
+        works too. Default: every ``*.ipynb`` in ``notebooks_dir``, sorted.
+    notebooks_dir : path, optional
+        Default :data:`rae_explore.paths.NOTEBOOKS_DIR`.
+
+    Returns
+    -------
+    list of Path
+
+    Raises
+    ------
+    FileNotFoundError
+        A name matches no notebook (the message lists the available ones).
+    ValueError
+        A prefix matches several notebooks.
+    """
+    nb_dir = Path(NOTEBOOKS_DIR if notebooks_dir is None else notebooks_dir)
+    available = sorted(p for p in nb_dir.glob("*.ipynb") if not p.name.startswith("."))
+    if not names:
+        if not available:
+            raise FileNotFoundError(f"no notebooks (*.ipynb) in {nb_dir}")
+        return available
+    out = []
+    for name in names:
+        p = Path(name)
+        if p.suffix == ".ipynb" and p.exists():
+            out.append(p.resolve())
+            continue
+        stem = p.stem if p.suffix == ".ipynb" else p.name
+        hits = [a for a in available if a.stem == stem] or [a for a in available if a.stem.startswith(stem)]
+        if not hits:
+            raise FileNotFoundError(
+                f"no notebook {name!r} in {nb_dir}; available: {', '.join(a.stem for a in available) or 'none'}"
+            )
+        if len(hits) > 1:
+            raise ValueError(f"notebook name {name!r} is ambiguous: {', '.join(a.stem for a in hits)}")
+        out.append(hits[0])
+    return out
+
+
+def notebook_parameters(path):
+    """Parameter names and default values of a notebook's cell tagged ``parameters``.
+
+    Returns
+    -------
+    dict
+        ``{name: default}``; defaults are Python literals (the notebooks' rule). A default that
+        is not a literal is kept as its source text.
+
+    Raises
+    ------
+    ValueError
+        The notebook has no cell tagged ``parameters``.
+    """
+    import papermill as pm
+
+    params = pm.inspect_notebook(str(path))
+    if not params:
+        raise ValueError(f"{path}: no cell tagged 'parameters' (or it assigns nothing); papermill cannot parameterise it")
+    out = {}
+    for name, p in params.items():
+        try:
+            out[name] = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            out[name] = p["default"]
+    return out
+
+
+def parse_value(text):
+    """A command-line parameter value: YAML scalars and lists (``8``, ``0.5``, ``true``, ``[4, 8]``), else the string."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def parse_grid_values(text):
+    """Grid values from the command line: a YAML list (``[sift5k, digits]``) or ``a,b,c``."""
+    v = parse_value(text)
+    if isinstance(v, list):
+        return v
+    return [parse_value(s.strip()) for s in str(text).split(",") if s.strip()]
+
+
+def load_params_file(path):
+    """Read parameters from a YAML file.
+
+    Two layouts are accepted: a flat mapping ``{name: value}`` (parameters), or a mapping
+    with any of the keys ``parameters`` (mapping), ``grid`` (mapping of name to list) and
+    ``notebooks`` (list of names)::
+
+        notebooks: [03-recall-curves]
+        parameters: {n_samples: 3000}
+        grid: {dataset: [sift5k, digits]}
+
+    Returns
+    -------
+    parameters : dict
+    grid : dict of lists
+    notebooks : list of str or None
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"parameters file not found: {path}")
+    with open(path) as f:
+        doc = yaml.safe_load(f) or {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a YAML mapping of parameters, got {type(doc).__name__}")
+    if set(doc) & {"parameters", "grid", "notebooks"}:
+        extra = set(doc) - {"parameters", "grid", "notebooks"}
+        if extra:
+            raise ValueError(f"{path}: unexpected keys {sorted(extra)} next to parameters/grid/notebooks; "
+                             "put notebook parameters under 'parameters:'")
+        params, grid, notebooks = doc.get("parameters") or {}, doc.get("grid") or {}, doc.get("notebooks")
+    else:
+        params, grid, notebooks = doc, {}, None
+    if not isinstance(params, dict) or not isinstance(grid, dict):
+        raise ValueError(f"{path}: 'parameters' and 'grid' must be mappings")
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise ValueError(f"{path}: grid entry {k!r} must be a non-empty list of values, got {v!r}")
+    if notebooks is not None and isinstance(notebooks, str):
+        notebooks = [notebooks]
+    return dict(params), dict(grid), notebooks
+
+
+def expand_grid(parameters=None, grid=None):
+    """Every combination of the ``grid`` values, each overlaid on ``parameters``.
+
+    >>> expand_grid({"seed": 0}, {"dataset": ["a", "b"], "k": [1, 2]})  # doctest: +NORMALIZE_WHITESPACE
+    [{'seed': 0, 'dataset': 'a', 'k': 1}, {'seed': 0, 'dataset': 'a', 'k': 2},
+     {'seed': 0, 'dataset': 'b', 'k': 1}, {'seed': 0, 'dataset': 'b', 'k': 2}]
+    """
+    parameters, grid = dict(parameters or {}), dict(grid or {})
+    for k, v in grid.items():
+        if not isinstance(v, (list, tuple)) or len(v) == 0:
+            raise ValueError(f"grid[{k!r}] must be a non-empty list of values, got {v!r}")
+    keys = list(grid)
+    return [dict(parameters, **dict(zip(keys, combo))) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def _canonical(obj):
+    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def make_run_id(notebook, parameters):
+    """Deterministic run id: ``<notebook stem>[--<dataset>]--<10 hex digits of a hash of the parameters>``."""
+    stem = Path(notebook).stem
+    h = hashlib.sha256(_canonical({"notebook": stem, "parameters": parameters}).encode()).hexdigest()[:10]
+    ds = parameters.get("dataset")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(ds)).strip("-")[:40] if ds is not None else ""
+    return f"{stem}--{slug}--{h}" if slug else f"{stem}--{h}"
+
+
+def _check_types(stem, name, default, value):
+    """Catch the common slip of a scalar where the notebook expects a list (and the reverse)."""
+    if isinstance(default, (list, tuple)) and not isinstance(value, (list, tuple)):
+        raise ValueError(f"parameter {name!r} of {stem} expects a list such as {list(default)!r}, got {value!r}; "
+                         f"on the command line write it as YAML: -p {name} '{list(default)}'")
+    if isinstance(value, (list, tuple)) and default is not None and not isinstance(default, (list, tuple)):
+        raise ValueError(f"parameter {name!r} of {stem} expects a single value such as {default!r}, got the list "
+                         f"{value!r}; to run several values use a grid (--grid {name} '{list(value)}')")
+
+
+# --------------------------------------------------------------------------- runs
+@dataclass
+class Run:
+    """One notebook executed with one set of parameters (the content of ``run.json``)."""
+
+    run_id: str
+    notebook: str
+    parameters: dict
+    overrides: dict
+    status: str = "running"
+    error: str = ""
+    started: str = ""
+    finished: str = ""
+    duration_s: float = 0.0
+    source_sha: str = ""
+    kernel: str = KERNEL_NAME
+    reused: bool = field(default=False, compare=False)
+    directory: str = field(default="", compare=False)
+
+    @property
+    def ipynb(self):
+        return Path(self.directory) / f"{self.notebook}.ipynb"
+
+    @property
+    def html(self):
+        return Path(self.directory) / f"{self.notebook}.html"
+
+    def save(self):
+        """Write ``run.json`` atomically."""
+        d = asdict(self)
+        d.pop("reused"), d.pop("directory")
+        _write_text(Path(self.directory) / _RUN_FILE, json.dumps(d, indent=1, default=str))
+
+    @classmethod
+    def load(cls, directory):
+        """Read ``<directory>/run.json``; None if absent or unreadable."""
+        p = Path(directory) / _RUN_FILE
+        try:
+            d = json.loads(p.read_text())
+            return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__}, directory=str(directory))
+        except (OSError, ValueError, TypeError) as e:
+            if p.exists():
+                logger.warning("ignoring unreadable %s: %s", p, e)
+            return None
+
+
+def _write_text(path, text):
+    """Write a text file atomically, readable like any file the user creates (mkstemp makes it 0600)."""
+    with atomic_write(path, "w") as f:
+        f.write(text)
+    _chmod_default(path)
+
+
+def _chmod_default(path):
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _now():
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _batch_env():
+    """Set RAE_EXPLORE_BATCH=1 while kernels start (they inherit the environment)."""
+    old = os.environ.get(BATCH_ENV)
+    os.environ[BATCH_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(BATCH_ENV, None)
+        else:
+            os.environ[BATCH_ENV] = old
+
+
+def _error_text(exc):
+    """One readable line for the index: the notebook's exception, or ours."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        cell = getattr(exc, "exec_count", None)
+        return f"{ename}: {evalue}" + (f" (cell In [{cell}])" if cell is not None else "")
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KERNEL_NAME, force=False,
+                 timeout=None, html=True, verbose=False, _defaults=None):
+    """Execute one notebook with papermill into ``reports/<run-id>/`` and export it to HTML.
+
+    Parameters
+    ----------
+    notebook : path or str
+        A notebook path, or a name resolved by :func:`resolve_notebooks`.
+    parameters : dict, optional
+        Overrides of the notebook's ``parameters`` cell. Names the notebook does not declare
+        raise ``ValueError``.
+    reports_dir : path, optional
+        Default :data:`rae_explore.paths.REPORTS_DIR`.
+    kernel_name : str
+        Jupyter kernel, passed explicitly to papermill (checked first).
+    force : bool
+        Execute even if a finished run with the same parameters exists.
+    timeout : float, optional
+        Per-cell time limit in seconds (papermill's ``execution_timeout``).
+    html : bool
+        Also export ``<notebook>.html``.
+    verbose : bool
+        papermill's progress bar.
+
+    Returns
+    -------
+    Run
+        ``status`` is ``"ok"`` or ``"failed"`` (with ``error``). A failing notebook does not
+        raise: its executed copy is kept and exported.
+
+    Raises
+    ------
+    KernelNotFoundError, FileNotFoundError, ValueError
+        Before anything runs: missing kernel, unknown notebook, unknown parameter.
+    """
+    nb_path = Path(notebook) if Path(notebook).suffix == ".ipynb" else resolve_notebooks([notebook])[0]
+    if not nb_path.exists():
+        raise FileNotFoundError(f"notebook not found: {nb_path}")
+    defaults = notebook_parameters(nb_path) if _defaults is None else _defaults
+    overrides = dict(parameters or {})
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(f"{nb_path.stem} has no parameter(s) {unknown}; its parameters are {sorted(defaults)}")
+    for k, v in overrides.items():
+        _check_types(nb_path.stem, k, defaults[k], v)
+    check_kernel(kernel_name)
+
+    effective = {**defaults, **overrides}
+    reports_dir = Path(REPORTS_DIR if reports_dir is None else reports_dir)
+    run_id = make_run_id(nb_path, effective)
+    run_dir = reports_dir / run_id
+    source_sha = _sha(nb_path)
+
+    prev = Run.load(run_dir)
+    if (not force and prev is not None and prev.status == "ok" and prev.source_sha == source_sha
+            and prev.ipynb.exists()):
+        if html and not prev.html.exists():
+            export_html(prev.ipynb, prev.html, prev)
+        prev.reused = True
+        logger.info("%s: reusing the finished run from %s", run_id, prev.finished)
+        return prev
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = Run(run_id, nb_path.stem, effective, overrides, status="running", started=_now(),
+              source_sha=source_sha, kernel=kernel_name, directory=str(run_dir))
+    run.save()
+    partial = run_dir / f".{nb_path.stem}.partial.ipynb"
+    t0 = time.perf_counter()
+    logger.info("%s: executing %s with %s", run_id, nb_path.name, overrides or "its defaults")
+    try:
+        import papermill as pm
+
+        engine_kwargs = {} if timeout is None else {"execution_timeout": float(timeout)}
+        with _batch_env():
+            pm.execute_notebook(str(nb_path), str(partial), parameters=overrides, kernel_name=kernel_name,
+                                progress_bar=verbose, log_output=False, cwd=str(run_dir), **engine_kwargs)
+        run.status = "ok"
+    except KeyboardInterrupt:
+        run.status, run.error = "failed", "interrupted (KeyboardInterrupt)"
+        raise
+    except Exception as e:  # noqa: BLE001 - any notebook failure is recorded, the grid goes on
+        run.status, run.error = "failed", _error_text(e)
+        logger.warning("%s failed: %s", run_id, run.error)
+    finally:
+        run.duration_s = round(time.perf_counter() - t0, 2)
+        run.finished = _now()
+        if partial.exists():
+            os.replace(partial, run.ipynb)
+        elif run.ipynb.exists():
+            run.ipynb.unlink()  # an older copy would contradict this run's status
+        try:
+            if html and run.ipynb.exists():
+                export_html(run.ipynb, run.html, run)
+            elif run.html.exists():
+                run.html.unlink()
+        except Exception as e:  # noqa: BLE001 - export failure is a run failure, recorded
+            run.status = "failed"
+            run.error = (run.error + "; " if run.error else "") + f"HTML export: {_error_text(e)}"
+        run.save()
+    return run
+
+
+def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, kernel_name=KERNEL_NAME,
+               force=False, timeout=None, html=True, verbose=False, notebooks_dir=None, progress=None):
+    """Run notebooks over a parameter grid and refresh ``reports/index.html``.
+
+    Parameters apply to every selected notebook that declares them (a name no selected notebook
+    declares raises ``ValueError``). Each grid combination runs every notebook; combinations
+    that leave a notebook's parameters unchanged run it once.
+
+    Parameters
+    ----------
+    notebooks : list of str, optional
+        Names or paths (:func:`resolve_notebooks`); default all of ``notebooks/``.
+    parameters : dict, optional
+        Overrides applied to every run.
+    grid : dict of lists, optional
+        ``{name: [values]}``; the runs are the Cartesian product.
+    reports_dir, kernel_name, force, timeout, html, verbose
+        As in :func:`run_notebook`.
+    notebooks_dir : path, optional
+        Where names are looked up.
+    progress : callable, optional
+        Called as ``progress(run)`` after each run (the CLI prints a line).
+
+    Returns
+    -------
+    list of Run
+        In execution order; failed runs included.
+    """
+    paths = resolve_notebooks(notebooks, notebooks_dir)
+    check_kernel(kernel_name)
+    declared = {p: notebook_parameters(p) for p in paths}
+    combos = expand_grid(parameters, grid)
+    known = set().union(*(set(d) for d in declared.values()))
+    unknown = sorted(set(combos[0]) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for {', '.join(p.stem for p in paths)}; "
+                         f"known parameters: {sorted(known)}")
+    plan, seen = [], set()
+    for combo in combos:
+        for p in paths:
+            over = {k: v for k, v in combo.items() if k in declared[p]}
+            for k, v in over.items():
+                _check_types(p.stem, k, declared[p][k], v)
+            key = make_run_id(p, {**declared[p], **over})
+            if key not in seen:
+                seen.add(key)
+                plan.append((p, over))
+    reports_dir = Path(REPORTS_DIR if reports_dir is None else reports_dir)
+    logger.info("%d run(s) planned into %s", len(plan), reports_dir)
+    runs = []
+    try:
+        for p, over in plan:
+            run = run_notebook(p, over, reports_dir=reports_dir, kernel_name=kernel_name, force=force,
+                               timeout=timeout, html=html, verbose=verbose, _defaults=declared[p])
+            runs.append(run)
+            write_index(reports_dir)
+            if progress is not None:
+                progress(run)
+    finally:
+        write_index(reports_dir)
+    return runs
+
+
+# --------------------------------------------------------------------------- HTML
+# The lab template minus require.js: the reports load nothing from the network (plotly.js is
+# inlined by the notebooks' renderer, and no widget state is saved).
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+"""
+
+
+def _banner(run):
+    """A markdown cell stating the run's parameters and status, put on top of the HTML copy."""
+    import nbformat
+
+    params = "\n".join(f"| `{k}` | `{v!r}` | {'set for this run' if k in run.overrides else 'default'} |"
+                       for k, v in run.parameters.items())
+    status = "**ok**" if run.status == "ok" else f"**{run.status.upper()}**: `{run.error}`"
+    text = (f"**Run** `{run.run_id}` · {run.finished or run.started} · {run.duration_s:.1f} s · status {status}\n\n"
+            f"| parameter | value | |\n|---|---|---|\n{params}\n")
+    return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["rae-explore-run-banner"]})
+
+
+def export_html(ipynb, html_path, run=None):
+    """Export an executed notebook to one self-contained HTML page (written atomically).
+
+    Parameters
+    ----------
+    ipynb, html_path : path
+    run : Run, optional
+        Adds a banner with the run's parameters, date and status on top of the page.
+
+    Returns
+    -------
+    Path
+        ``html_path``.
+    """
+    import jinja2
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    if run is not None:
+        nb.cells.insert(0, _banner(run))
+    exporter = HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"rae_report.html.j2": _TEMPLATE})],
+                            template_file="rae_report.html.j2")
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": Path(ipynb).stem}})
+    html_path = Path(html_path)
+    _write_text(html_path, body)
+    return html_path
+
+
+def list_runs(reports_dir=None):
+    """Every run found under ``reports_dir`` (folders holding a ``run.json``), newest first."""
+    reports_dir = Path(REPORTS_DIR if reports_dir is None else reports_dir)
+    runs = [r for d in sorted(reports_dir.glob("*/")) if (r := Run.load(d)) is not None] if reports_dir.exists() else []
+    return sorted(runs, key=lambda r: r.started, reverse=True)
+
+
+_INDEX_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.4em .6em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}code{font-size:90%}.ok{color:#1a7f37;font-weight:bold}.failed{color:#cf222e;font-weight:bold}
+.running{color:#9a6700;font-weight:bold}.set{font-weight:bold}.err{color:#cf222e;font-size:90%;max-width:40em}
+"""
+
+
+def write_index(reports_dir=None):
+    """Write ``reports/index.html``: one row per run with notebook, parameters, date, duration, status, links.
+
+    Returns
+    -------
+    Path
+    """
+    reports_dir = Path(REPORTS_DIR if reports_dir is None else reports_dir)
+    runs = list_runs(reports_dir)
+    esc = _html.escape
+    rows = []
+    for r in runs:
+        params = "<br>".join(
+            f"<code{' class=set' if k in r.overrides else ''}>{esc(k)}={esc(repr(v))}</code>"
+            for k, v in r.parameters.items())
+        links = []
+        for p, label in ((r.html, "HTML"), (r.ipynb, "ipynb")):
+            if p.exists():
+                links.append(f'<a href="{esc(r.run_id)}/{esc(p.name)}">{label}</a>')
+        size = f"{r.html.stat().st_size / 2**20:.1f} MB" if r.html.exists() else ""
+        status = r.status if r.status in STATUSES else "failed"
+        label = "running or interrupted" if status == "running" else status
+        rows.append(
+            f"<tr><td><b>{esc(r.notebook)}</b><br><code>{esc(r.run_id)}</code></td><td>{params}</td>"
+            f"<td>{esc(r.started)}</td><td>{r.duration_s:.1f} s</td>"
+            f"<td><span class={status}>{label}</span><div class=err>{esc(r.error)}</div></td>"
+            f"<td>{' · '.join(links)}<br>{size}</td></tr>")
+    n_ok = sum(r.status == "ok" for r in runs)
+    body = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>rae_explore reports</title>"
+            f"<style>{_INDEX_CSS}</style></head><body><h1>rae_explore reports</h1>"
+            f"<p>{len(runs)} run(s), {n_ok} ok, {len(runs) - n_ok} not ok; written {esc(_now())}. "
+            "Bold parameters were set for the run; the others are the notebook's defaults. "
+            "Every report is self-contained and opens offline.</p>"
+            "<table><tr><th>notebook / run id</th><th>parameters</th><th>started</th><th>took</th>"
+            f"<th>status</th><th>report</th></tr>{''.join(rows)}</table></body></html>")
+    path = reports_dir / "index.html"
+    _write_text(path, body)
+    return path
