@@ -6,10 +6,17 @@ from .metrics import recall_n_at_m, top_k_accuracy
 from .reducers import REDUCERS, make_reducer
 from .rae import RAE
 from .evaluate import evaluate, sweep
+from .pipelines import IndexPipeline, evaluate_pipeline, expand_grid, pareto_frontier, run_grid, sweep_pipeline
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "IndexPipeline",
+    "evaluate_pipeline",
+    "expand_grid",
+    "pareto_frontier",
+    "run_grid",
+    "sweep_pipeline",
     "RAE",
     "REDUCERS",
     "evaluate",

@@ -1,0 +1,288 @@
+"""faiss index pipelines: exact baselines, sizes, identity reducers, re-ranking, sweeps, errors, grids."""
+
+import dataclasses
+import json
+import pickle
+
+import faiss
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import FunctionTransformer
+
+from rae_explore import pipelines as pl
+from rae_explore.cli import main
+from rae_explore.datasets import synthetic
+from rae_explore.pipelines import (
+    PAPER_RECALLS,
+    IndexPipeline,
+    TrainingSizeWarning,
+    evaluate_pipeline,
+    expand_grid,
+    make_index,
+    pareto_frontier,
+    run_grid,
+    run_task,
+    sweep_pipeline,
+)
+
+RECALL_COLS = [f"{n}-R@{m}" for n, m in PAPER_RECALLS]
+
+
+class _NeverFit(TransformerMixin, BaseEstimator):
+    """A reducer whose fit fails the test: checks that cheap errors come before the reducer fit."""
+
+    def __init__(self, n_components=None):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        pytest.fail("the reducer was fitted before the index_factory string was checked")
+
+    def transform(self, X):
+        return X
+
+
+@pytest.fixture(scope="module")
+def small():
+    """600 x 32 l2 data near an 8-d subspace, 50 queries, ground truth k=100."""
+    return synthetic(d=32, nb=600, nq=50, intrinsic_dim=8, seed=0).with_ground_truth(100)
+
+
+@pytest.fixture(scope="module")
+def small_cos(small):
+    return dataclasses.replace(small, metric="cosine", gt=None).with_ground_truth(100)
+
+
+# ---------------------------------------------------------------- exact baselines, sizes
+@pytest.mark.parametrize("metric", ["l2", "cosine", "ip"])
+def test_flat_on_original_vectors_has_recall_exactly_one(small, metric):
+    ds = small if metric == "l2" else dataclasses.replace(small, metric=metric, gt=None)
+    row = evaluate_pipeline(ds, "Flat", n_single=5)
+    for c in RECALL_COLS:
+        assert row[c] == 1.0, (metric, c, row[c])
+    assert row["reducer"] == "none" and row["n_components"] == 32 and row["search_params"] == "none"
+
+
+def test_size_cr_ss_are_measured_by_serialising(small):
+    pipe = pl.build_pipeline(small, "Flat")
+    assert pipe.index_bytes_ == faiss.serialize_index(pipe.index_).size
+    # a flat index stores nb * d float32 plus a small header
+    raw = small.nb * small.d * 4
+    assert raw <= pipe.index_bytes_ < raw + 200
+    row = evaluate_pipeline(small, "Flat", n_single=1)
+    assert row["original_bytes"] == raw
+    assert row["cr"] == pytest.approx(raw / row["index_bytes"])
+    assert row["ss"] == pytest.approx(1 - 1 / row["cr"])
+    # PCA to d/4 then Flat: a quarter of the bytes
+    row4 = evaluate_pipeline(small, "Flat", PCA(), n_components=8, n_single=1)
+    assert row4["cr"] == pytest.approx(4.0, rel=0.01) and row4["ss"] == pytest.approx(0.75, rel=0.01)
+    # SQ8: one byte per value (+ 2 d floats of trained ranges)
+    row_sq = evaluate_pipeline(small, "SQ8", n_single=1)
+    assert row_sq["cr"] == pytest.approx(4.0, rel=0.03)
+
+
+def test_identity_reducer_changes_nothing(small):
+    ident = FunctionTransformer(lambda X: X)
+    a = pl.build_pipeline(small, "HNSW16")
+    b = pl.build_pipeline(small, "HNSW16", ident)
+    Da, Ia = a.search(small.xq, 10)
+    Db, Ib = b.search(small.xq, 10)
+    np.testing.assert_array_equal(Ia, Ib)
+    np.testing.assert_array_equal(Da, Db)
+    ra = evaluate_pipeline(small, "HNSW16", n_single=1)
+    rb = evaluate_pipeline(small, "HNSW16", ident, n_single=1)
+    assert [ra[c] for c in RECALL_COLS] == [rb[c] for c in RECALL_COLS]
+    assert ra["index_bytes"] == rb["index_bytes"] and rb["reducer"] == "functiontransformer"
+
+
+def test_reducer_by_name_and_by_object_agree(small):
+    by_name = evaluate_pipeline(small, "Flat", "pca", n_components=4, n_single=1)
+    by_obj = evaluate_pipeline(small, "Flat", PCA(), n_components=4, n_single=1)
+    assert by_name["n_components"] == by_obj["n_components"] == 4
+    assert by_name["10-R@10"] == pytest.approx(by_obj["10-R@10"], abs=0.02)
+    assert 0.2 < by_name["10-R@10"] < 0.95  # the data is 8-d: 4 dims are lossy, yet far from random (0.017)
+    assert by_name["reducer_fit_time_s"] > 0 and by_name["reducer"] == "pca"
+
+
+def test_cosine_pipeline_uses_inner_product_and_unit_vectors(small_cos):
+    pipe = pl.build_pipeline(small_cos, "Flat", PCA(), n_components=8)
+    assert pipe.index_.metric_type == faiss.METRIC_INNER_PRODUCT
+    stored = faiss.rev_swig_ptr(pipe.index_.get_xb(), pipe.index_.ntotal * 8).reshape(-1, 8)
+    np.testing.assert_allclose(np.linalg.norm(stored, axis=1), 1, atol=1e-5)
+    D, _ = pipe.search(small_cos.xq, 5)
+    assert (D <= 1 + 1e-5).all()  # cosine similarities
+
+
+# ---------------------------------------------------------------- search parameters, sweeps, re-rank
+def test_ivf_default_nprobe_is_visible_in_the_row(small):
+    row = evaluate_pipeline(small, "IVF8,Flat", n_single=1)
+    assert row["nprobe"] == 1 and row["search_params"] == "nprobe=1" and row["search_params_source"] == "default"
+    given = evaluate_pipeline(small, "IVF8,Flat", search_params={"nprobe": 8}, n_single=1)
+    assert given["nprobe"] == 8 and given["search_params_source"] == "given"
+    assert given["1-R@1"] == 1.0 and given["1-R@1"] >= row["1-R@1"]  # all lists probed: exact
+
+
+def test_hnsw_efsearch_and_nsg_search_l_are_read_back(small):
+    h = pl.build_pipeline(small, "HNSW16", search_params={"efSearch": 77})
+    assert h.search_params_ == {"efSearch": 77}
+    n = pl.build_pipeline(small, "NSG16")
+    n.set_search_params(search_L=40)
+    assert n.search_params_ == {"search_L": 40}
+
+
+def test_ivf_sweep_is_monotone_and_reaches_exact(small):
+    rows = sweep_pipeline(small, "IVF8,Flat", n_single=1)
+    assert [r["nprobe"] for r in rows] == [1, 2, 4, 8]
+    rec = [r["10-R@10"] for r in rows]
+    assert all(b >= a for a, b in zip(rec, rec[1:])) and rec[-1] == 1.0
+    assert len({r["build_time_s"] for r in rows}) == 1  # built once
+    assert all(r["search_params_source"] == "sweep" and r["qps"] > 0 for r in rows)
+
+
+def test_rerank_with_whole_base_is_exact_and_never_worse(small):
+    # a crude reduction (d=4): the shortlist of the whole base re-ranked in the original space is exact
+    row = evaluate_pipeline(small, "Flat", PCA(), n_components=4, rerank_k=small.nb, n_single=1)
+    assert row["1-R@1"] < 1.0
+    for c in RECALL_COLS:
+        assert row["rerank_" + c] == 1.0
+    row2 = evaluate_pipeline(small, "Flat", PCA(), n_components=4, rerank_k=200, n_single=1)
+    assert row2["rerank_10-R@10"] >= row2["10-R@10"] and row2["rerank_k"] == 200
+
+
+def test_rerank_matches_numpy_brute_force(small):
+    pipe = pl.build_pipeline(small, "Flat", PCA(), n_components=4)
+    _, Ishort = pipe.index_.search(pipe.reduce(small.xq), 50)
+    D, I = pipe.search(small.xq, 10, rerank_k=50)
+    xb = np.asarray(small.xb, dtype=np.float64)
+    ref = ((small.xq[:, None, :] - xb[Ishort]) ** 2).sum(-1)
+    order = np.argsort(ref, axis=1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(I, np.take_along_axis(Ishort, order, 1))
+    np.testing.assert_allclose(D, np.take_along_axis(ref, order, 1), rtol=1e-4)
+
+
+def test_pareto_frontier_against_hand_table():
+    rows = [
+        {"pipeline": "a", "r": 0.5, "qps": 100.0},
+        {"pipeline": "a", "r": 0.7, "qps": 80.0},
+        {"pipeline": "a", "r": 0.6, "qps": 50.0},  # dominated by (0.7, 80)
+        {"pipeline": "a", "r": 0.9, "qps": 10.0},
+        {"pipeline": "b", "r": 0.4, "qps": 10.0},  # alone in its group: on its frontier
+    ]
+    df = pareto_frontier(rows, x="r", y="qps")
+    assert df["pareto"].tolist() == [True, True, False, True, True]
+    assert pareto_frontier(rows, x="r", y="qps", by=None)["pareto"].tolist() == [True, True, False, True, False]
+    with pytest.raises(ValueError, match="column 'nope'"):
+        pareto_frontier(rows, x="nope")
+
+
+def test_faiss_threads_recorded_and_restored(small):
+    before = faiss.omp_get_max_threads()
+    row = evaluate_pipeline(small, "Flat", n_threads=1, n_single=1)
+    assert row["n_threads"] == 1 and faiss.omp_get_max_threads() == before
+    with pytest.raises(ValueError, match="n_threads"):
+        evaluate_pipeline(small, "Flat", n_threads=0)
+
+
+# ---------------------------------------------------------------- errors
+def test_bad_factory_string_names_examples():
+    with pytest.raises(ValueError, match="cannot parse.*'IVF,Flatt'.*Examples"):
+        make_index(32, "IVF,Flatt")
+    with pytest.raises(TypeError, match="index_factory"):
+        make_index(32, "")
+
+
+def test_pq_m_not_dividing_d_lists_valid_m(small):
+    with pytest.raises(ValueError, match=r"multiple of M.*\[1, 2, 4, 8, 16, 32\]"):
+        make_index(32, "IVF16,PQ7")
+    # on reduced vectors the message points at n_components, and fails before fitting the reducer
+    with pytest.raises(ValueError, match=r"30-d vectors.*n_components"):
+        IndexPipeline("PQ8", _NeverFit(), n_components=30).fit(small.xb)
+    with pytest.raises(ValueError, match="multiple of M"):
+        IndexPipeline("PQ7", None).fit(small.xb)
+
+
+def test_training_set_too_small_raises_and_warns():
+    ds = synthetic(d=8, nb=5000, nq=10, intrinsic_dim=4, seed=1)
+    with pytest.raises(ValueError, match=r"training set too small.*IVF4096.*at most 128 lists \(e.g. IVF128\)"):
+        pl.build_pipeline(ds, "IVF4096,Flat")
+    with pytest.warns(TrainingSizeWarning, match="faiss recommends >= 39"):
+        pl.build_pipeline(ds, "IVF256,Flat")  # 19.5 points per list: usable, but below faiss's advice
+
+
+def test_pq_training_size_and_metric_errors(small):
+    with pytest.raises(ValueError, match=r"PQ4x8 \(256 codewords.*PQ<M>x4"):
+        pl.build_pipeline(small, "PQ4")  # 600 vectors for 256 codewords: 2.3 per centroid
+    with pytest.raises(ValueError, match="only the l2 metric"):
+        make_index(32, "LSH", "cosine")
+
+
+def test_search_errors(small):
+    with pytest.raises(ValueError, match="'efSearch' does not apply.*nprobe"):
+        pl.build_pipeline(small, "IVF8,Flat", search_params={"efSearch": 10})
+    pipe = pl.build_pipeline(small, "Flat")
+    with pytest.raises(ValueError, match="rerank_k=5 must be >= k=10"):
+        pipe.search(small.xq, 10, rerank_k=5)
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        pipe.search(small.xq[:, :16], 10)
+    with pytest.raises(ValueError, match="larger than"):
+        pipe.search(small.xq, 601)
+    with pytest.raises(ValueError, match="takes no n_components"):
+        evaluate_pipeline(small, "Flat", None, n_components=8)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        IndexPipeline("Flat").search(small.xq, 1)
+
+
+# ---------------------------------------------------------------- grids: tasks, resume, CLI
+def _configs():
+    return expand_grid("digits", reducers=[None, "pca"], dims=[0.5], indexes=["Flat", "HNSW16"],
+                       dataset_params={"seed": 0}, recalls=[(1, 1), (10, 10)], n_single=2)
+
+
+def test_expand_grid_and_run_task_are_plain_and_picklable():
+    configs = _configs()
+    assert len(configs) == 4 and pickle.loads(pickle.dumps(configs)) == configs
+    rows = run_task(configs[2])  # pca, 0.5 of d=64, Flat
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["n_components"] == 32 and row["index"] == "Flat" and row["status"] == "ok"
+    assert json.loads(json.dumps(row)) == row and pickle.loads(pickle.dumps(row)) == row
+    assert set(row) >= {"1-R@1", "10-R@10", "cr", "ss", "one_query_ms", "search_time_s", "build_time_s",
+                        "reducer_fit_time_s", "n_threads", "config_id"}
+
+
+def test_run_grid_writes_atomically_and_resumes(tmp_path, monkeypatch):
+    out = tmp_path / "res.jsonl"
+    configs = _configs() + expand_grid("digits", reducers=[None], indexes=["IVF16,PQ7"], recalls=[(1, 1)])
+    df = run_grid(configs, out)
+    assert len(df) == 5 and (df["status"] == "ok").sum() == 4
+    err = df[df["status"] == "error"].iloc[0]
+    assert "multiple of M" in err["error"]
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
+    calls = []
+    real = pl.run_task
+    monkeypatch.setattr(pl, "run_task", lambda c: calls.append(c) or real(c))
+    df2 = run_grid(configs, out)
+    assert len(calls) == 1 and calls[0]["index"] == "IVF16,PQ7"  # only the failed config is retried
+    assert len(df2) == 5 and set(pl.load_results(out)["config_id"]) == set(df["config_id"])
+    with pytest.raises(ValueError, match="multiple of M"):
+        run_grid(configs, tmp_path / "b.jsonl", errors="raise")
+
+
+def test_cli_pipeline_run_and_table(tmp_path, capsys):
+    out = tmp_path / "p.jsonl"
+    argv = ["pipeline", "run", "digits", "--reducers", "none", "pca", "--dims", "16", "--index", "Flat",
+            "IVF16,Flat", "--sweep", "--n-single", "2", "--out", str(out)]
+    assert main(argv) == 0
+    df = pl.load_results(out)
+    assert set(df["pipeline"]) == {"none-64 Flat", "none-64 IVF16,Flat", "pca-16 Flat", "pca-16 IVF16,Flat"}
+    assert sorted(df[df["pipeline"] == "pca-16 IVF16,Flat"]["nprobe"]) == [1, 2, 4, 8, 16]
+    capsys.readouterr()
+    assert main(["pipeline", "table", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "pca-16 IVF16,Flat" in printed and "nprobe=16" in printed and "1-R@1" in printed
+    assert main(["pipeline", "run", "digits", "--index", "IVF,Flatt", "--out", str(tmp_path / "x.jsonl"),
+                 "--errors", "raise"]) == 2
+    assert "cannot parse" in capsys.readouterr().err
