@@ -1018,10 +1018,63 @@ def run_grid(configs, out, *, resume=True, errors="record", verbose=False):
     return pd.DataFrame(rows)
 
 
+def best_settings(rows, metric="10-R@10", target=0.9, qps="qps"):
+    """Per pipeline, the fastest search setting whose ``metric`` reaches ``target``.
+
+    Pipelines that never reach it keep their most accurate setting, flagged ``reached=False``
+    (compare pipelines "at equal recall" only among rows with ``reached``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pipeline (all row columns, plus ``reached``), sorted by ``qps`` descending.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    if "status" in df.columns:
+        df = df[df["status"] == "ok"]
+    for c in ("pipeline", metric, qps):
+        if c not in df.columns:
+            raise ValueError(f"column {c!r} not in the rows; available: {sorted(df.columns)}")
+    out = []
+    for _, g in df.groupby("pipeline", sort=False):
+        ok = g[g[metric] >= target]
+        best = ok.loc[ok[qps].idxmax()] if len(ok) else g.loc[g[metric].idxmax()]
+        out.append(dict(best, reached=bool(len(ok))))
+    return pd.DataFrame(out).sort_values(qps, ascending=False).reset_index(drop=True)
+
+
+def build_speedups(rows):
+    """Build time of every compressed pipeline against the uncompressed index of the same string.
+
+    Returns
+    -------
+    pandas.DataFrame
+        pipeline, index, reducer, n_components, build_time_s, baseline_build_time_s (reducer
+        "none", same index string), speedup (baseline / build_time_s, > 1 = faster), and
+        ``speedup_with_reducer`` counting the reducer's fit and the base's reduction as well.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    if "status" in df.columns:
+        df = df[df["status"] == "ok"]
+    df = df.drop_duplicates("pipeline")
+    base = df[df["reducer"] == "none"].set_index("index")["build_time_s"]
+    out = df[df["reducer"] != "none"][["pipeline", "index", "reducer", "n_components", "build_time_s",
+                                       "reducer_fit_time_s", "base_reduce_time_s"]].copy()
+    out["baseline_build_time_s"] = out["index"].map(base)
+    out["speedup"] = out["baseline_build_time_s"] / out["build_time_s"]
+    total = out["build_time_s"] + out["reducer_fit_time_s"] + out["base_reduce_time_s"]
+    out["speedup_with_reducer"] = out["baseline_build_time_s"] / total
+    return out.reset_index(drop=True)
+
+
 def paper_table(rows, rerank=False):
     """The autoencoder paper's table from rows: one line per pipeline and search setting.
 
-    Columns: pipeline, search_params, the six recalls (``rerank_`` ones if ``rerank``), index size
+    Columns: pipeline, index, search_params, the six recalls (``rerank_`` ones if ``rerank``), index size
     (MB), cr, ss, one-vector search (ms), overall search (s), train+index (s), reducer fit (s).
     """
     import pandas as pd
@@ -1031,7 +1084,7 @@ def paper_table(rows, rerank=False):
         df = df[df["status"] == "ok"]
     pre = "rerank_" if rerank else ""
     rec = [pre + recall_column(n, m) for n, m in PAPER_RECALLS if pre + recall_column(n, m) in df.columns]
-    out = df[["pipeline", "search_params"] + rec].copy()
+    out = df[["pipeline", "index", "search_params"] + rec].copy()
     out["size_MB"] = df["index_bytes"] / 2**20
     out["cr"], out["ss"] = df["cr"], df["ss"]
     out["one_query_ms"] = df["one_query_ms"]

@@ -286,3 +286,55 @@ def test_cli_pipeline_run_and_table(tmp_path, capsys):
     assert main(["pipeline", "run", "digits", "--index", "IVF,Flatt", "--out", str(tmp_path / "x.jsonl"),
                  "--errors", "raise"]) == 2
     assert "cannot parse" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- summaries and figures
+def test_best_settings_and_build_speedups_against_hand_table():
+    rows = [
+        {"pipeline": "a", "index": "H", "reducer": "none", "n_components": 8, "10-R@10": 0.8, "qps": 900.0,
+         "build_time_s": 4.0, "reducer_fit_time_s": 0.0, "base_reduce_time_s": 0.0},
+        {"pipeline": "a", "index": "H", "reducer": "none", "n_components": 8, "10-R@10": 0.95, "qps": 500.0,
+         "build_time_s": 4.0, "reducer_fit_time_s": 0.0, "base_reduce_time_s": 0.0},
+        {"pipeline": "a", "index": "H", "reducer": "none", "n_components": 8, "10-R@10": 0.99, "qps": 100.0,
+         "build_time_s": 4.0, "reducer_fit_time_s": 0.0, "base_reduce_time_s": 0.0},
+        {"pipeline": "b", "index": "H", "reducer": "pca", "n_components": 4, "10-R@10": 0.7, "qps": 2000.0,
+         "build_time_s": 1.0, "reducer_fit_time_s": 0.5, "base_reduce_time_s": 0.5},
+    ]
+    best = pl.best_settings(rows, target=0.9)
+    assert best["pipeline"].tolist() == ["b", "a"]  # sorted by qps
+    a = best[best["pipeline"] == "a"].iloc[0]
+    assert a["qps"] == 500.0 and a["reached"]
+    assert not best[best["pipeline"] == "b"].iloc[0]["reached"]
+    sp = pl.build_speedups(rows)
+    assert sp["pipeline"].tolist() == ["b"]
+    assert sp["speedup"].iloc[0] == 4.0 and sp["speedup_with_reducer"].iloc[0] == 2.0
+
+
+def test_pipeline_figures_carry_the_grid_in_plotly_controls(small):
+    from rae_explore import plots
+
+    rows = (sweep_pipeline(small, "IVF8,Flat", n_single=1, recalls=[(1, 1), (10, 10)], rerank_k=50)
+            + sweep_pipeline(small, "IVF8,Flat", PCA(), n_components=8, n_single=1, recalls=[(1, 1), (10, 10)],
+                             rerank_k=50)
+            + sweep_pipeline(small, "Flat", PCA(), n_components=8, n_single=1, recalls=[(1, 1), (10, 10)]))
+    fig = plots.pipeline_recall_qps(rows)
+    menu = fig.layout.updatemenus[0]
+    labels = [b.label for b in menu.buttons]
+    assert len(labels) == 4 and any("re-ranked" in lab for lab in labels)
+    # 3 pipelines x (frontier + dominated) per plain metric, 2 pipelines with re-ranking per rerank metric
+    assert len(fig.data) == 2 * (3 + 3 + 2 + 2)
+    for b in menu.buttons:  # each button shows one metric's traces, nothing else
+        vis = b.args[0]["visible"]
+        assert 4 <= sum(vis) <= 6
+    frontier = [t for t in fig.data if t.showlegend is not False and t.visible]
+    assert {t.name for t in frontier} == {"none-32 IVF8,Flat", "pca-8 IVF8,Flat", "pca-8 Flat"}
+    size = plots.pipeline_size_recall(rows)
+    assert len(size.layout.updatemenus[0].buttons) == 4
+    build = plots.pipeline_build_time(rows)
+    ivf_pca = [t for t in build.data if t.name == "pca-8" and t.visible][0]
+    sp = pl.build_speedups(rows)
+    expect = sp[sp["pipeline"] == "pca-8 IVF8,Flat"]["speedup"].iloc[0]
+    assert ivf_pca.customdata[list(ivf_pca.x).index("IVF8,Flat")] == pytest.approx(expect)
+    tab = plots.pipeline_table(pl.paper_table(rows))
+    assert [b.label for b in tab.layout.updatemenus[0].buttons] == ["index: all", "index: IVF8,Flat", "index: Flat"]
+    assert "1-R@1" in " ".join(tab.data[0].header.values)
