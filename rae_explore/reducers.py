@@ -116,11 +116,37 @@ class Reducer(TransformerMixin, BaseEstimator):
     registry_name = None
 
     # -- checks --------------------------------------------------------------------------------
+    def _as_X(self, X):
+        """float32 2-d array with messages that name the problem (sparse, complex, 1-d, empty)."""
+        import scipy.sparse
+
+        if scipy.sparse.issparse(X):
+            raise TypeError(f"{type(self).__name__} does not support sparse input; densify it first (X.toarray())")
+        if not hasattr(X, "dtype"):
+            X = np.asarray(X)
+        if X.dtype.kind == "c":
+            raise ValueError("Complex data not supported: X must hold real numbers")
+        if X.dtype.kind == "O":
+            try:
+                X = np.asarray(X, dtype=np.float64)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"X must hold numbers, got an object array that does not convert: {e}") from None
+        if X.ndim == 1:
+            raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {X.shape}. Reshape your data with "
+                             "X.reshape(1, -1) for a single vector or X.reshape(-1, 1) for a single feature")
+        if X.ndim == 2 and X.shape[1] == 0:
+            raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+        if X.ndim == 2 and X.shape[0] == 0:
+            raise ValueError(f"X has 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+        return as_float32(X, "X")
+
     def _check_fit_X(self, X, min_samples=2):
-        X = as_float32(X, "X")
+        X = self._as_X(X)
         n, d = X.shape
         if n < min_samples:
-            raise ValueError(f"{type(self).__name__} needs at least {min_samples} samples to fit, got X of shape {X.shape}")
+            raise ValueError(
+                f"{type(self).__name__} needs at least {min_samples} samples to fit, got n_samples={n} (X shape {X.shape})"
+            )
         m = self.n_components
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)):
             raise TypeError(f"n_components must be an integer, got {m!r}")
@@ -138,7 +164,7 @@ class Reducer(TransformerMixin, BaseEstimator):
 
     def _check_transform_X(self, X):
         check_is_fitted(self)
-        X = as_float32(X, "X")
+        X = self._as_X(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "
@@ -152,6 +178,9 @@ class Reducer(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float32"]  # every reducer returns float32
         return tags
 
     def fit_transform(self, X, y=None, **fit_params):
@@ -423,6 +452,7 @@ class MDS(Reducer):
         self.embedding_ = Z.astype(np.float32)
         self.sample_indices_ = np.asarray(idx, dtype=np.int64)
         self.stress_ = float(mds.stress_)
+        self.n_iter_ = int(mds.n_iter_)
         self.ridge_ = Ridge(alpha=self.ridge_alpha).fit(Xs, Z)
         return self
 
