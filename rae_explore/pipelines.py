@@ -604,10 +604,11 @@ def _needed_k(recalls):
     return recalls, max(m for _, m in recalls), max(n for n, _ in recalls)
 
 
-def _ground_truth(dataset, k_gt):
+def _with_ground_truth(dataset, k_gt):
+    """``dataset`` with exact ground truth of at least ``k_gt`` columns (computed once, original space)."""
     if dataset.gt is not None and dataset.gt.shape[1] >= k_gt:
-        return dataset.gt
-    return dataset.with_ground_truth(k_gt).gt
+        return dataset
+    return dataset.with_ground_truth(k_gt)
 
 
 def build_pipeline(dataset, index_factory, reducer=None, *, n_components=None, reducer_params=None,
@@ -638,7 +639,7 @@ def measure_search(pipeline, dataset, *, recalls=PAPER_RECALLS, rerank_k=None, n
     parameters, and with ``rerank_k`` the ``rerank_*`` recall and time columns.
     """
     recalls, k, n_gt = _needed_k(recalls)
-    gt = _ground_truth(dataset, max(n_gt, 1))
+    gt = _with_ground_truth(dataset, n_gt).gt
     xq = as_float32(dataset.xq, "xq")
     row = {}
     (_, I), t_all = _time_search(lambda: pipeline.search(xq, k), repeats)
@@ -673,6 +674,8 @@ def _build_columns(pipeline, dataset, reducer, reducer_params, k):
     return {
         "dataset": dataset.name, "metric": dataset.metric, "nb": nb, "nq": dataset.nq, "n_train": pipeline.n_train_,
         "d": d, "reducer": name, "reducer_params": _reducer_params_json(reducer, reducer_params),
+        # how queries are embedded: "exact" map, the method's "native" extension, or a fitted "ridge"
+        "reducer_out_of_sample": getattr(pipeline.reducer_, "out_of_sample", "exact"),
         "n_components": pipeline.d_out_, "index": pipeline.index_factory,
         "pipeline": f"{name}-{pipeline.d_out_} {pipeline.index_factory}", "k": k,
         "index_bytes": pipeline.index_bytes_, "original_bytes": original_bytes, "cr": cr, "ss": 1 - 1 / cr,
@@ -746,8 +749,9 @@ def evaluate_pipeline(dataset, index_factory, reducer=None, *, n_components=None
     --------
     >>> row = evaluate_pipeline(load_dataset("sift5k"), "HNSW32", "pca", n_components=64)  # doctest: +SKIP
     """
-    recalls, k, _ = _needed_k(recalls)
+    recalls, k, n_gt = _needed_k(recalls)
     check_k(k, dataset.nb, name="k (largest m in recalls)")
+    dataset = _with_ground_truth(dataset, n_gt)
     pipe = build_pipeline(dataset, index_factory, reducer, n_components=n_components, reducer_params=reducer_params,
                           search_params=search_params, n_threads=n_threads, random_state=random_state,
                           min_points_per_centroid=min_points_per_centroid, _reduction=_reduction)
@@ -778,8 +782,9 @@ def sweep_pipeline(dataset, index_factory, reducer=None, *, sweep="auto", n_comp
         Rows as :func:`evaluate_pipeline` (build columns repeated), ``search_params_source``
         "sweep"; feed them to :func:`pareto_frontier`.
     """
-    recalls, k, _ = _needed_k(recalls)
+    recalls, k, n_gt = _needed_k(recalls)
     check_k(k, dataset.nb, name="k (largest m in recalls)")
+    dataset = _with_ground_truth(dataset, n_gt)  # once, not per setting
     pipe = build_pipeline(dataset, index_factory, reducer, n_components=n_components, reducer_params=reducer_params,
                           n_threads=n_threads, random_state=random_state,
                           min_points_per_centroid=min_points_per_centroid, _reduction=_reduction)
@@ -1083,6 +1088,8 @@ def paper_table(rows, rerank=False):
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
     pre = "rerank_" if rerank else ""
+    if rerank and "rerank_search_time_s" not in df.columns:
+        raise ValueError("rerank=True but the rows have no re-ranked columns; evaluate with rerank_k=...")
     rec = [pre + recall_column(n, m) for n, m in PAPER_RECALLS if pre + recall_column(n, m) in df.columns]
     out = df[["pipeline", "index", "search_params"] + rec].copy()
     out["size_MB"] = df["index_bytes"] / 2**20
