@@ -167,12 +167,26 @@ def notebook_parameters(path):
     return out
 
 
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _numbers(v):
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; read such strings as the numbers they are."""
+    if isinstance(v, str) and _NUMBER.match(v.strip()):
+        return float(v) if any(c in v for c in ".eE") else int(v)
+    if isinstance(v, list):
+        return [_numbers(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _numbers(x) for k, x in v.items()}
+    return v
+
+
 def parse_value(text):
-    """A command-line parameter value: YAML scalars and lists (``8``, ``0.5``, ``true``, ``[4, 8]``), else the string."""
+    """A command-line parameter value: YAML scalars and lists (``8``, ``1e-3``, ``true``, ``[4, 8]``), else the string."""
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return _numbers(yaml.safe_load(text))
     except yaml.YAMLError:
         return text
 
@@ -208,7 +222,7 @@ def load_params_file(path):
     if not path.exists():
         raise FileNotFoundError(f"parameters file not found: {path}")
     with open(path) as f:
-        doc = yaml.safe_load(f) or {}
+        doc = _numbers(yaml.safe_load(f) or {})
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a YAML mapping of parameters, got {type(doc).__name__}")
     if set(doc) & {"parameters", "grid", "notebooks"}:

@@ -1,0 +1,191 @@
+"""Batch machinery: parameters, grids, run ids, reuse, failures, index, offline HTML, CLI.
+
+The end-to-end tests execute a toy notebook (one plotly figure) under papermill in the venv's
+``python3`` kernel, so they test papermill, nbconvert and the index for real in a few seconds.
+"""
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from rae_explore import batch
+from rae_explore.cli import main
+
+
+def _toy_notebook(path, extra_source=""):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Toy report"),
+        nbformat.v4.new_code_cell("n = 3\nfail = False\nlabel = 'a'\nsizes = [1, 2]",
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from rae_explore import plots\nimport plotly.graph_objects as go\n"
+                                  "plots.init_notebook()"),
+        nbformat.v4.new_code_cell("if fail:\n    raise RuntimeError('asked to fail')\n"
+                                  "go.Figure(go.Scatter(x=list(range(n)), y=list(range(n))))" + extra_source),
+        nbformat.v4.new_code_cell("go.Figure(go.Bar(x=sizes, y=sizes))"),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def toy(tmp_path):
+    return _toy_notebook(tmp_path / "nb" / "toy.ipynb")
+
+
+# --------------------------------------------------------------------------- parameters
+def test_expand_grid_is_the_cartesian_product_over_base_parameters():
+    combos = batch.expand_grid({"seed": 0, "dataset": "x"}, {"dataset": ["a", "b"], "k": [1, 2, 3]})
+    assert len(combos) == 6
+    assert {(c["dataset"], c["k"]) for c in combos} == {(d, k) for d in "ab" for k in (1, 2, 3)}
+    assert all(c["seed"] == 0 for c in combos)
+    assert batch.expand_grid({"a": 1}) == [{"a": 1}]
+    with pytest.raises(ValueError, match="non-empty list"):
+        batch.expand_grid({}, {"k": []})
+
+
+def test_parse_values_read_yaml_scalars_and_lists():
+    assert batch.parse_value("8") == 8
+    assert batch.parse_value("0.5") == 0.5
+    assert batch.parse_value("true") is True
+    assert batch.parse_value("[4, 8]") == [4, 8]
+    assert batch.parse_value("sift5k") == "sift5k"
+    assert batch.parse_grid_values("sift5k,digits") == ["sift5k", "digits"]
+    assert batch.parse_grid_values("[1e-3, 0.1]") == [1e-3, 0.1]
+    assert batch.parse_grid_values("1,2") == [1, 2]
+
+
+def test_load_params_file_flat_and_structured(tmp_path):
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("dataset: digits\ndims: [4, 8]\n")
+    assert batch.load_params_file(flat) == ({"dataset": "digits", "dims": [4, 8]}, {}, None)
+    st = tmp_path / "st.yaml"
+    st.write_text("notebooks: 03-recall-curves\nparameters: {seed: 1}\ngrid: {dataset: [sift5k, digits]}\n")
+    assert batch.load_params_file(st) == ({"seed": 1}, {"dataset": ["sift5k", "digits"]}, ["03-recall-curves"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid: {dataset: sift5k}\n")
+    with pytest.raises(ValueError, match="non-empty list"):
+        batch.load_params_file(bad)
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text("parameters: {seed: 1}\nseed: 2\n")
+    with pytest.raises(ValueError, match="unexpected keys"):
+        batch.load_params_file(mixed)
+    with pytest.raises(FileNotFoundError):
+        batch.load_params_file(tmp_path / "none.yaml")
+
+
+def test_run_id_is_deterministic_and_depends_on_parameters():
+    a = batch.make_run_id("notebooks/03-recall-curves.ipynb", {"dataset": "sift5k", "k": 10})
+    assert a == batch.make_run_id("03-recall-curves", {"k": 10, "dataset": "sift5k"})  # order-free
+    assert a != batch.make_run_id("03-recall-curves", {"dataset": "sift5k", "k": 11})
+    assert a != batch.make_run_id("02-encoder-spectrum", {"dataset": "sift5k", "k": 10})
+    assert re.fullmatch(r"03-recall-curves--sift5k--[0-9a-f]{10}", a)
+    assert batch.make_run_id("x", {"dataset": "../../etc/passwd"}).count("/") == 0
+
+
+def test_notebook_parameters_and_resolution(toy, tmp_path):
+    assert batch.notebook_parameters(toy) == {"n": 3, "fail": False, "label": "a", "sizes": [1, 2]}
+    nb_dir = toy.parent
+    _toy_notebook(nb_dir / "toy-two.ipynb")
+    assert batch.resolve_notebooks(None, nb_dir) == sorted([nb_dir / "toy-two.ipynb", toy])
+    assert batch.resolve_notebooks(["toy-t"], nb_dir) == [nb_dir / "toy-two.ipynb"]
+    assert batch.resolve_notebooks(["toy"], nb_dir) == [toy]  # exact stem wins over prefix
+    with pytest.raises(FileNotFoundError, match="available: toy"):
+        batch.resolve_notebooks(["nope"], nb_dir)
+    with pytest.raises(ValueError, match="ambiguous"):
+        batch.resolve_notebooks(["to"], nb_dir)
+    noparams = nbformat.v4.new_notebook()
+    noparams.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(noparams, str(tmp_path / "plain.ipynb"))
+    with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
+        batch.notebook_parameters(tmp_path / "plain.ipynb")
+
+
+def test_the_repository_notebooks_are_parameterised():
+    paths = batch.resolve_notebooks()
+    assert len(paths) >= 3
+    for p in paths:
+        params = batch.notebook_parameters(p)
+        assert "dataset" in params and "seed" in params, p.name
+
+
+def test_missing_kernel_fails_fast_with_the_fix(toy, tmp_path):
+    with pytest.raises(batch.KernelNotFoundError, match="ipykernel install --sys-prefix --name no-such-kernel"):
+        batch.run_notebook(toy, reports_dir=tmp_path / "r", kernel_name="no-such-kernel")
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_parameters_are_rejected_before_running(toy, tmp_path):
+    with pytest.raises(ValueError, match=r"has no parameter\(s\) \['nn'\]"):
+        batch.run_notebook(toy, {"nn": 3}, reports_dir=tmp_path)
+    with pytest.raises(ValueError, match="expects a list"):
+        batch.run_notebook(toy, {"sizes": 3}, reports_dir=tmp_path)
+    with pytest.raises(ValueError, match="use a grid"):
+        batch.run_notebook(toy, {"n": [1, 2]}, reports_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['zzz'\]"):
+        batch.run_report([toy], {"zzz": 1}, reports_dir=tmp_path)
+    assert not any(tmp_path.glob("*/run.json"))
+
+
+# --------------------------------------------------------------------------- end to end
+@pytest.mark.slow
+def test_grid_run_keeps_failures_reuses_results_and_writes_index(toy, tmp_path):
+    out = tmp_path / "reports"
+    seen = []
+    runs = batch.run_report([toy], {"n": 4}, {"fail": [False, True]}, reports_dir=out, progress=seen.append)
+    assert [r.status for r in runs] == ["ok", "failed"] and seen == runs
+    ok, bad = runs
+    assert "RuntimeError: asked to fail" in bad.error
+    for r in runs:  # executed notebook, HTML and run.json kept for both, nothing half-written left over
+        assert r.ipynb.exists() and r.html.exists()
+        assert sorted(p.name for p in r.ipynb.parent.iterdir()) == ["run.json", "toy.html", "toy.ipynb"]
+        saved = json.loads((r.ipynb.parent / "run.json").read_text())
+        assert saved["status"] == r.status and saved["parameters"]["n"] == 4 and saved["overrides"]["n"] == 4
+    assert ok.run_id != bad.run_id
+    executed = nbformat.read(str(ok.ipynb), as_version=4)
+    assert any("n = 4" in c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", []))
+
+    # the HTML works offline: plotly.js inlined exactly once, no require.js, both figures present
+    html = ok.html.read_text()
+    assert html.count("window.Plotly = Plotly") == 1
+    assert html.count("* plotly.js v") == 1
+    assert not re.search(r'<script[^>]*src="https?://[^"]*(plotly|require)', html)
+    assert html.count('class="plotly-graph-div"') == 2
+    assert "asked to fail" in bad.html.read_text()
+
+    index = (out / "index.html").read_text()
+    assert ok.run_id in index and bad.run_id in index
+    assert "class=failed" in index and "asked to fail" in index
+    assert f'href="{ok.run_id}/toy.html"' in index
+
+    # same parameters again: reused, nothing executed
+    again = batch.run_report([toy], {"n": 4}, {"fail": [False]}, reports_dir=out)
+    assert again[0].reused and again[0].run_id == ok.run_id and again[0].finished == ok.finished
+    # the failed one is not reused; force re-executes a finished one
+    forced = batch.run_notebook(toy, {"n": 4, "fail": False}, reports_dir=out, force=True)
+    assert not forced.reused and forced.status == "ok" and forced.started >= ok.started
+    # editing the notebook invalidates the finished run
+    _toy_notebook(toy, extra_source="\n# edited")
+    edited = batch.run_notebook(toy, {"n": 4, "fail": False}, reports_dir=out, html=False)
+    assert not edited.reused and edited.status == "ok" and not edited.html.exists()
+
+
+@pytest.mark.slow
+def test_cli_report_runs_lists_and_reports_failures(toy, tmp_path, capsys):
+    out = tmp_path / "reports"
+    assert main(["report", str(toy), "--list"]) == 0
+    assert "sizes = [1, 2]" in capsys.readouterr().out
+    code = main(["report", str(toy), "--out", str(out), "-p", "sizes", "[3, 4]", "--grid", "fail", "false,true"])
+    text = capsys.readouterr().out
+    assert code == 1
+    assert text.count("[    ok]") == 1 and text.count("[failed]") == 1 and "2 run(s), 1 failed" in text
+    params = tmp_path / "p.yaml"
+    params.write_text("parameters: {sizes: [3, 4], fail: false}\n")
+    assert main(["report", str(toy), "--out", str(out), "--params", str(params)]) == 0
+    assert "[reused]" in capsys.readouterr().out
+    assert main(["report", str(toy), "--out", str(out), "--kernel", "no-such-kernel"]) == 2
+    assert "not installed" in capsys.readouterr().err
