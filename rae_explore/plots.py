@@ -11,7 +11,7 @@ In a notebook, call :func:`init_notebook` once before showing figures: it select
 plotly.js once per notebook so that nbconvert's HTML works with no network.
 
 Column conventions (those of :mod:`rae_explore.evaluate` and :mod:`rae_explore.intrinsic_dim`):
-``method``, ``dim``, ``top_k@<k>``, ``<n>-R@<m>``, ``fit_s``, ``transform_s``,
+``method``, ``n_components``, ``top_k@<k>``, ``<n>-R@<m>``, ``fit_s``, ``transform_s``,
 ``condition_number``, ``alpha`` (the RAE penalty weight λ).
 """
 
@@ -449,7 +449,7 @@ def trained_vs_closed_form(df, *, by="alpha", index="index", trained="trained", 
 
 
 # --------------------------------------------------------------------------- recall curves
-def recall_curves(df, *, x="dim", method="method", metrics=None, id_lines=None, d=None,
+def recall_curves(df, *, x="n_components", method="method", metrics=None, id_lines=None, d=None,
                   title="Neighbour preservation against compression dimension"):
     """Top-k accuracy / recall against the reduced dimension, one line per method.
 
@@ -460,7 +460,8 @@ def recall_curves(df, *, x="dim", method="method", metrics=None, id_lines=None, 
     Parameters
     ----------
     df : DataFrame
-        One row per (method, dim) with columns ``method``, ``dim`` and metric columns.
+        One row per (method, dimension) with columns ``method``, ``n_components`` (``x``) and
+        metric columns.
     metrics : list of str, optional
         Default: every ``top_k@k`` and ``n-R@m`` column.
     id_lines : dict of str -> float, optional
@@ -503,7 +504,7 @@ def recall_curves(df, *, x="dim", method="method", metrics=None, id_lines=None, 
     return fig
 
 
-def timings(df, *, x="dim", method="method", columns=("fit_s", "transform_s"), title="Time per method"):
+def timings(df, *, x="n_components", method="method", columns=("fit_s", "transform_s"), title="Time per method"):
     """Fit and transform time against dimension, one line per method; a dropdown switches fit/transform."""
     df = _as_frame(df, "timings")
     columns = [c for c in columns if c in df.columns]
