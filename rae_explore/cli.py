@@ -14,6 +14,8 @@ import sys
 COMMAND_MODULES = [
     "rae_explore.commands.datasets",
     "rae_explore.commands.ground_truth",
+    "rae_explore.commands.train",
+    "rae_explore.commands.baseline",
     "rae_explore.commands.pipeline",
     "rae_explore.commands.report",
 ]

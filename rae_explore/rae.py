@@ -28,10 +28,14 @@ with ``s_i = sigma_i^2 / n``. The factors are balanced:
 values are ``sqrt(t_i)``: PCA directions with per-component shrinkage, a condition number
 ``sqrt(t_1 / t_m)`` that grows with ``alpha``.
 
-With ``bias=True`` the closed form centres the data (the optimum when biases are *not*
-decayed: ``b_e = -W_e mean``, ``b_d = mean``). The reference also decays the biases, which
-moves the optimum by a term of order ``alpha * ||mean||^2`` (it is then a nuclear-norm
-regression with no SVD solution); for the ``alpha`` of the paper (1e-9 .. 1e-6) the two agree.
+With ``bias=True`` (the reference decays the biases too) the closed form takes the weights of
+the centred data and the exact optimal biases for them: ``b_e = W_d^T b_d`` (nearly zero, so
+the latent codes are *not* centred, which matters under cosine similarity) and
+``b_d = ((1 + alpha d/2) I + W_d W_d^T)^{-1} (I - W_d W_e) mean``. The joint optimum differs
+from this by a rank-one term along the mean, of relative size ``||mean||^2`` against 1 in units
+of the shrinkage: negligible for the paper's ``alpha`` (1e-9 .. 1e-6), not for a large ``alpha``
+on data far from the origin (then use ``bias=False`` on centred data, or ``init="closed_form"``
+followed by Adam steps).
 
 ``penalty="encoder"`` has **no minimiser** for ``alpha > 0``: scaling ``W_e -> c W_e`` and
 ``W_d -> W_d / c`` leaves the reconstruction unchanged while the penalty ``c^2 ||W_e||^2`` goes to
@@ -55,30 +59,47 @@ SOLVERS = ("adam", "closed_form")
 
 
 def closed_form_rae(X, n_components, alpha, *, bias=True):
-    """Global optimum of the ``penalty="all"`` RAE objective (see the module docstring).
+    """Optimum of the ``penalty="all"`` RAE objective (see the module docstring).
 
     Parameters
     ----------
     X : ndarray, shape (n, d)
     n_components : int
     alpha : float
-        The weight decay (objective carries ``alpha/2 * ||theta||^2``; MSE averages n*d elements).
+        The weight decay (the objective carries ``alpha/2 * ||theta||^2``; the MSE averages
+        the n*d elements).
     bias : bool
-        Centre X first (unpenalised-bias optimum).
+        With biases: the weights come from the *centred* data and the biases are the exact
+        optimum for those weights (see below).
 
     Returns
     -------
     W_e : float64 (m, d)
-    mean : float64 (d,)
-        Subtracted before encoding (zeros if ``not bias``).
+        Encoder weight ``diag(sqrt(t)) Q_m^T``; the decoder weight is ``W_e.T``.
+    b_e : float64 (m,)
+        Encoder bias (zeros if ``not bias``).
+    b_d : float64 (d,)
+        Decoder bias (zeros if ``not bias``).
     shrink : float64 (m,)
         ``t_i`` in ``[0, 1]``; the encoder's singular values are ``sqrt(t_i)``.
+
+    Notes
+    -----
+    With ``bias=False`` this is the exact global minimiser. With biases, only the combination
+    ``c = W_d b_e + b_d`` matters to the reconstruction; setting the gradients of the decayed
+    biases to zero gives ``b_e = W_d^T b_d`` and ``b_d = ((1 + alpha d / 2) I + W_d W_d^T)^{-1}
+    (I - W_d W_e) mean``: the encoder bias is nearly zero (it is ``sqrt(t)(1 - t)/(1 + t)``
+    times the mean's coordinates) and the decoder bias carries the part of the mean outside
+    the kept subspace. The weights are those of the centred data; the exact joint optimum
+    differs from them by a rank-one term along the mean whose size is
+    ``n d alpha / 2 * ||mean||^2`` against the scatter ``X_c^T X_c`` — negligible for the
+    ``alpha`` of the paper, not for large ``alpha`` on data far from the origin.
     """
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     mean = X.mean(axis=0) if bias else np.zeros(d)
     Xc = X - mean
-    # eigenvectors of X^T X = right singular vectors of X (d x d is cheap for embedding sizes)
+    # eigenvectors of Xc^T Xc = right singular vectors of Xc (d x d is cheap for embedding sizes)
     evals, evecs = np.linalg.eigh(Xc.T @ Xc)
     order = np.argsort(evals)[::-1][:n_components]
     s2, Q = np.clip(evals[order], 0, None), evecs[:, order]
@@ -88,7 +109,13 @@ def closed_form_rae(X, n_components, alpha, *, bias=True):
     # deterministic sign: largest-magnitude entry of each axis positive
     sign = np.sign(Q[np.abs(Q).argmax(axis=0), np.arange(Q.shape[1])])
     Q = Q * np.where(sign == 0, 1.0, sign)
-    return (np.sqrt(t)[:, None] * Q.T), mean, t
+    W = np.sqrt(t)[:, None] * Q.T
+    if not bias:
+        return W, np.zeros(n_components), np.zeros(d), t
+    # optimal decayed biases for these weights (W_d = W.T)
+    r = mean - W.T @ (W @ mean)
+    b_d = np.linalg.solve((1.0 + alpha * d / 2.0) * np.eye(d) + W.T @ W, r)
+    return W, W @ b_d, b_d, t
 
 
 def _module(d, m, bias):
@@ -159,8 +186,7 @@ class RAE(LinearReducer):
     components_ : float32 (n_components, n_features)
         Encoder weight ``W_e``.
     intercept_ : float32 (n_components,)
-        Encoder bias ``b_e`` (zeros without bias; with ``solver="closed_form"`` and ``bias``
-        it is ``-W_e mean``).
+        Encoder bias ``b_e`` (zeros without bias).
     mean_ : float32 (n_features,)
         Zeros (the map is ``x @ W_e.T + b_e``).
     decoder_ : float32 (n_features, n_components)
@@ -255,14 +281,14 @@ class RAE(LinearReducer):
         return self._fit_adam(X)
 
     def _fit_closed_form(self, X):
-        W, mean, t = closed_form_rae(X, self.n_components, self.alpha, bias=self.bias)
+        W, b_e, b_d, t = closed_form_rae(X, self.n_components, self.alpha, bias=self.bias)
         self.shrinkage_ = t
         self.decoder_ = W.T.astype(np.float32)
-        self.decoder_intercept_ = mean.astype(np.float32)
+        self.decoder_intercept_ = b_d.astype(np.float32)
         self.history_ = []
         self.n_iter_ = 0
         self.device_ = "cpu"
-        self._finish_linear(W, intercept=-(W @ mean))
+        self._finish_linear(W, intercept=b_e)
         self.decoder_singular_values_ = np.sqrt(t)
         return self
 
@@ -277,13 +303,13 @@ class RAE(LinearReducer):
         with seeded(self.random_state):
             model = _module(d, m, self.bias)
         if self.init == "closed_form":
-            W, mean, _ = closed_form_rae(X, m, self.alpha, bias=self.bias)
+            W, b_e, b_d, _ = closed_form_rae(X, m, self.alpha, bias=self.bias)
             with torch.no_grad():
                 model.encoder.weight.copy_(torch.as_tensor(W))
                 model.decoder.weight.copy_(torch.as_tensor(W.T))
                 if self.bias:
-                    model.encoder.bias.copy_(torch.as_tensor(-(W @ mean)))
-                    model.decoder.bias.copy_(torch.as_tensor(mean))
+                    model.encoder.bias.copy_(torch.as_tensor(b_e))
+                    model.decoder.bias.copy_(torch.as_tensor(b_d))
         model = model.to(dev)
 
         alpha = float(self.alpha)
