@@ -474,7 +474,7 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
 
 
 def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, kernel_name=KERNEL_NAME,
-               force=False, timeout=None, html=True, verbose=False, notebooks_dir=None, progress=None):
+               force=False, timeout=None, html=True, verbose=False, notebooks_dir=None, progress=None, jobs=1):
     """Run notebooks over a parameter grid and refresh ``reports/index.html``.
 
     Parameters apply to every selected notebook that declares them (a name no selected notebook
@@ -495,6 +495,10 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
         Where names are looked up.
     progress : callable, optional
         Called as ``progress(run)`` after each run (the CLI prints a line).
+    jobs : int
+        Notebooks executed at the same time (worker processes). With ``jobs > 1`` each kernel
+        gets ``cpu_count // jobs`` threads (``OMP_NUM_THREADS`` and friends, unless already
+        set), so parallel runs do not oversubscribe the cores.
 
     Returns
     -------
@@ -522,18 +526,119 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
                 plan.append((p, over))
     reports_dir = Path(REPORTS_DIR if reports_dir is None else reports_dir)
     logger.info("%d run(s) planned into %s", len(plan), reports_dir)
+    kwargs = dict(reports_dir=reports_dir, kernel_name=kernel_name, force=force, timeout=timeout, html=html,
+                  verbose=verbose)
+    jobs = max(1, min(int(jobs or 1), len(plan)))
     runs = []
+
+    def done(run):
+        runs.append(run)
+        write_index(reports_dir)
+        if progress is not None:
+            progress(run)
+
     try:
-        for p, over in plan:
-            run = run_notebook(p, over, reports_dir=reports_dir, kernel_name=kernel_name, force=force,
-                               timeout=timeout, html=html, verbose=verbose, _defaults=declared[p])
-            runs.append(run)
-            write_index(reports_dir)
-            if progress is not None:
-                progress(run)
+        if jobs == 1:
+            for p, over in plan:
+                done(run_notebook(p, over, _defaults=declared[p], **kwargs))
+        else:
+            import concurrent.futures as cf
+            import multiprocessing as mp
+
+            # processes, not threads: each run sets its own environment for the kernel it starts
+            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_limit_threads,
+                                        initargs=(jobs,)) as pool:
+                futures = [pool.submit(run_notebook, p, over, _defaults=declared[p], **kwargs) for p, over in plan]
+                for fut in cf.as_completed(futures):
+                    done(fut.result())
+            order = {make_run_id(p, {**declared[p], **over}): i for i, (p, over) in enumerate(plan)}
+            runs.sort(key=lambda r: order.get(r.run_id, len(order)))
     finally:
         write_index(reports_dir)
     return runs
+
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _limit_threads(jobs):
+    """In a worker of a parallel batch: share the cores between the kernels (they inherit this).
+
+    Several kernels each running torch/faiss/BLAS with all cores oversubscribe the machine, and
+    spinning OpenMP threads then slow everyone down; a variable the user set is left alone.
+    """
+    n = str(max(1, (os.cpu_count() or 1) // jobs))
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, n)
+
+
+# --------------------------------------------------------------------------- time budget
+class TimeBudget:
+    """An executor for :func:`rae_explore.evaluate.sweep` that stops starting tasks after a time budget.
+
+    ``sweep(..., executor=TimeBudget(120))`` runs the configurations in this process, the small
+    dimensions of every method first (so a cut-off loses the expensive end of every curve, not
+    whole methods), and starts no new configuration once ``seconds`` have elapsed. What was
+    skipped is kept in :attr:`skipped` and said by :meth:`summary`; nothing is dropped silently.
+
+    Parameters
+    ----------
+    seconds : float or None
+        Budget in seconds; None runs everything.
+    key : callable, optional
+        Sort key of the tasks; default: their ``n_components`` (stable, so method order is kept).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each task (the widgets' progress bar).
+
+    Attributes
+    ----------
+    done, total : int
+    elapsed_s : float
+    skipped : list
+        The tasks not started.
+    """
+
+    def __init__(self, seconds=None, *, key=None, progress=None):
+        if seconds is not None and not seconds > 0:
+            raise ValueError(f"seconds must be > 0 or None, got {seconds!r}")
+        self.seconds = seconds
+        self.key = key
+        self.progress = progress
+        self.done = self.total = 0
+        self.elapsed_s = 0.0
+        self.skipped = []
+
+    def _default_key(self, task):
+        return task.get("n_components", 0) if isinstance(task, dict) else 0
+
+    def map(self, fn, tasks):
+        """Yield ``fn(task)`` for the tasks, in budget order, until the budget is spent."""
+        tasks = sorted(tasks, key=self.key or self._default_key)
+        self.total, self.done, self.skipped = len(tasks), 0, []
+        t0 = time.perf_counter()
+        for i, task in enumerate(tasks):
+            self.elapsed_s = time.perf_counter() - t0
+            if self.seconds is not None and self.elapsed_s > self.seconds:
+                self.skipped = tasks[i:]
+                logger.warning("time budget of %.0f s spent after %d of %d tasks; %d skipped",
+                               self.seconds, i, len(tasks), len(self.skipped))
+                return
+            yield fn(task)
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        self.elapsed_s = time.perf_counter() - t0
+
+    def summary(self):
+        """One sentence: how many tasks ran, in how long, and which were skipped."""
+        s = f"ran {self.done} of {self.total} configurations in {self.elapsed_s:.0f} s"
+        if self.seconds is not None:
+            s += f" (budget {self.seconds:.0f} s)"
+        if self.skipped:
+            names = ", ".join(f"{t.get('method', '?')}@{t.get('n_components', '?')}" if isinstance(t, dict) else str(t)
+                              for t in self.skipped)
+            s += f"; skipped for lack of time: {names}. Raise time_budget_s to run them."
+        return s
 
 
 # --------------------------------------------------------------------------- HTML

@@ -448,6 +448,35 @@ def trained_vs_closed_form(df, *, by="alpha", index="index", trained="trained", 
     return fig
 
 
+def weight_norms(df, *, by="alpha", x="step", columns=("encoder_norm", "decoder_norm"),
+                 title="Encoder and decoder norms during training", by_label="λ"):
+    """Frobenius norms of encoder and decoder over training steps, with a slider over λ.
+
+    ``df``: long format, one row per (λ, epoch) with ``alpha``, ``step``, ``encoder_norm``,
+    ``decoder_norm`` (an RAE's ``history_`` with the λ added). Shows the drift of the
+    encoder-only penalty: the encoder shrinks while the decoder grows to compensate.
+    """
+    df = _as_frame(df, "weight_norms")
+    _require_columns(df, [by, x, *columns], "weight_norms")
+    keys = sorted(df[by].unique(), key=float)
+    fig = go.Figure()
+    groups = []
+    styles = {columns[0]: dict(color=_PALETTE[3]), columns[-1]: dict(color=_PALETTE[0], dash="dash")}
+    for key in keys:
+        g = df[df[by] == key].sort_values(x)
+        groups.append([])
+        for c in columns:
+            groups[-1].append(len(fig.data))
+            fig.add_trace(go.Scatter(x=g[x], y=g[c], mode="lines", name=c.replace("_", " "), legendgroup=c,
+                                     line=styles.get(c, {}),
+                                     hovertemplate=f"{by_label}={_fmt_alpha(key)}<br>step %{{x}}<br>%{{y:.4g}}"
+                                     "<extra>" + c + "</extra>"))
+    _layout(fig, title, "optimiser step", "Frobenius norm")
+    fig.update_yaxes(type="log")
+    add_slider(fig, [_fmt_alpha(k) for k in keys], _visibility_steps(groups, len(fig.data)), prefix=f"{by_label} = ")
+    return fig
+
+
 # --------------------------------------------------------------------------- recall curves
 def recall_curves(df, *, x="n_components", method="method", metrics=None, id_lines=None, d=None,
                   title="Neighbour preservation against compression dimension"):

@@ -177,3 +177,140 @@ class Explorer:
             self.figure.data = ()
             self.figure.add_traces(list(fig.data))
             self.figure.layout = fig.layout
+
+
+# --------------------------------------------------------------------------- ready-made explorers
+def _dataset_names(extra=()):
+    from .datasets import DATASETS
+
+    names = [k for k, v in DATASETS.items() if v.builtin]
+    return list(dict.fromkeys(list(extra) + names))
+
+
+def recall_explorer(dataset="sift5k", *, methods=("pca", "rp", "rae"), dims=(4, 8, 16, 32), ks=(1, 10, 50),
+                    alpha=1e-7, method_params=None, metric=None, dataset_kwargs=None, seed=0, time_budget_s=None,
+                    run_now=True):
+    """Top-k accuracy against dimension, recomputed for a dataset, a set of methods, λ and k.
+
+    Controls: dataset, methods (multi-select), λ of RAE (log slider), k. Evaluations are cached,
+    so changing k, or re-adding a method, costs nothing; a new dataset or λ runs only the missing
+    configurations (:func:`rae_explore.evaluate.sweep`), with a progress bar per configuration.
+
+    Parameters
+    ----------
+    dataset : str
+        Initial dataset (the dropdown lists every built-in one).
+    methods : sequence of str
+        Selectable reducers (all selected at first).
+    dims, ks : sequence of int
+        The dimension grid and the k offered.
+    alpha : float
+        Initial λ of RAE.
+    method_params : dict, optional
+        ``{method: params}`` passed to the reducers (RAE's ``alpha`` is the slider's).
+    metric, dataset_kwargs, seed, time_budget_s
+        As in :func:`rae_explore.evaluate.sweep` / :class:`rae_explore.batch.TimeBudget`.
+
+    Returns
+    -------
+    Explorer
+    """
+    import math
+
+    import ipywidgets as W
+    import pandas as pd
+
+    from . import plots
+    from .batch import TimeBudget
+    from .evaluate import sweep
+
+    method_params = dict(method_params or {})
+    lo = math.floor(math.log10(alpha)) - 4 if alpha > 0 else -10
+    controls = {
+        "dataset": W.Dropdown(options=_dataset_names([dataset]), value=dataset, description="dataset"),
+        "methods": W.SelectMultiple(options=list(methods), value=tuple(methods), description="methods", rows=4),
+        "alpha": W.FloatLogSlider(value=alpha if alpha > 0 else 10 ** lo, base=10, min=lo, max=lo + 8, step=0.25,
+                                  description="λ (RAE)", continuous_update=False, readout_format=".1e"),
+        "k": W.Dropdown(options=list(ks), value=list(ks)[min(1, len(ks) - 1)], description="k"),
+    }
+    cache = {}
+
+    def compute(progress, dataset, methods, alpha, k):
+        if not methods:
+            raise ValueError("select at least one method")
+        pairs = []
+        for m in methods:
+            p = dict(method_params.get(m, {}))
+            if m == "rae":
+                p["alpha"] = float(alpha)
+            pairs.append((m, p))
+        key = lambda m, p: (dataset, m, tuple(sorted(p.items())))  # noqa: E731 - local cache key
+        todo = [(m, p) for m, p in pairs if key(m, p) not in cache]
+        n_all = len(todo) * len(dims)
+        for j, (m, p) in enumerate(todo):  # one sweep per method, so each result is cached under its params
+            budget = TimeBudget(time_budget_s, progress=lambda i, n, j=j: progress(
+                (j * len(dims) + i) / n_all, f"{j * len(dims) + i}/{n_all} configurations"))
+            cache[key(m, p)] = sweep([(m, p)], list(dims), dataset, ks=tuple(ks), metric=metric, seeds=(seed,),
+                                     dataset_kwargs=dataset_kwargs, executor=budget)
+        df = pd.concat([cache[key(m, p)] for m, p in pairs], ignore_index=True)
+        return plots.recall_curves(df, metrics=[f"top_k@{k}"],
+                                   title=f"{dataset}: top-{k} accuracy against dimension (λ={alpha:.1e} for RAE)")
+
+    return Explorer(controls, compute, run_now=run_now, title="Recall explorer (recomputes live)")
+
+
+def spectrum_explorer(dataset="sift5k", *, dim=16, alpha=1.0, alpha_range=(1e-3, 1e3), ks=(1, 10, 50),
+                      rae_params=None, dataset_kwargs=None, seed=0, run_now=True):
+    """One RAE fit at a time: its encoder singular values against the closed form and PCA.
+
+    Controls: dataset, dimension, λ (log slider), penalty (``"all"`` or ``"encoder"``), k. The
+    title gives the condition number and the top-k accuracy of the fit.
+
+    Returns
+    -------
+    Explorer
+    """
+    import math
+
+    import ipywidgets as W
+    import numpy as np
+    import pandas as pd
+
+    from . import plots
+    from .datasets import load_dataset
+    from .evaluate import evaluate
+    from .rae import RAE
+
+    rae_params = dict(rae_params or {})
+    controls = {
+        "dataset": W.Dropdown(options=_dataset_names([dataset]), value=dataset, description="dataset"),
+        "dim": W.IntSlider(value=dim, min=2, max=128, description="dimension", continuous_update=False),
+        "alpha": W.FloatLogSlider(value=alpha, base=10, min=math.log10(alpha_range[0]),
+                                  max=math.log10(alpha_range[1]), step=0.25, description="λ",
+                                  continuous_update=False, readout_format=".1e"),
+        "penalty": W.Dropdown(options=["all", "encoder"], value="all", description="penalty on"),
+        "k": W.Dropdown(options=list(ks), value=list(ks)[min(1, len(ks) - 1)], description="k"),
+    }
+    loaded = {}
+
+    def compute(progress, dataset, dim, alpha, penalty, k):
+        if dataset not in loaded:
+            loaded.clear()
+            loaded[dataset] = load_dataset(dataset, **dict(dataset_kwargs or {}, seed=seed))
+        ds = loaded[dataset]
+        if dim >= ds.d:
+            raise ValueError(f"dimension {dim} must be below the dataset's d={ds.d}")
+        progress(0.1, "training RAE…")
+        red = RAE(dim, alpha=float(alpha), penalty=penalty, random_state=seed, **rae_params)
+        row = evaluate(red, ds, ks=(k,))
+        progress(0.8, "closed form…")
+        cf = RAE(dim, alpha=float(alpha), solver="closed_form", random_state=seed).fit(ds.train)
+        spec = pd.DataFrame({"alpha": float(alpha), "index": np.arange(dim), "singular_value": red.singular_values_})
+        ref = {"closed form (penalty on all)": cf.singular_values_, "PCA (λ→0)": np.ones(dim)}
+        fig = plots.encoder_spectrum(spec, reference=ref, title=(
+            f"{dataset}, m={dim}, λ={alpha:.1e}, penalty on {penalty}: κ={row['condition_number']:.3g}, "
+            f"top-{k} accuracy {row[f'top_k@{k}']:.3f}"))
+        fig.layout.sliders = ()
+        return fig
+
+    return Explorer(controls, compute, run_now=run_now, title="RAE spectrum explorer (recomputes live)")

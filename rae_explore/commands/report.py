@@ -28,6 +28,8 @@ def register(sub):
     p.add_argument("--out", default=None, help="reports directory (default: the repository's reports/)")
     p.add_argument("--timeout", type=float, default=None, help="per-cell time limit in seconds")
     p.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    p.add_argument("-j", "--jobs", type=int, default=2,
+                   help="notebooks run at the same time, each with cpu_count/jobs threads (default 2)")
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
     p.set_defaults(func=run)
 
@@ -65,7 +67,7 @@ def run(args):
         runs = batch.run_report(notebooks, params, grid, reports_dir=args.out,
                                 kernel_name=args.kernel or batch.KERNEL_NAME, force=args.force,
                                 timeout=args.timeout, html=not args.no_html, verbose=args.verbose,
-                                progress=progress)
+                                progress=progress, jobs=args.jobs)
     except batch.KernelNotFoundError as e:
         print(f"rae-explore report: error: {e}", file=sys.stderr)
         return 2
