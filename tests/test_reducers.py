@@ -1,0 +1,198 @@
+"""The reducer registry, the scikit-learn contract over every entry, and each baseline's specifics."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from rae_explore.reducers import LPP, MDS, REDUCERS, DimensionWarning, RandomProjection, make_reducer
+
+# small budgets so the contract runs in seconds
+FAST = {
+    "rae": {"steps": 30},
+    "mds": {"max_iter": 30},
+    "umap": {"n_epochs": 30},
+}
+
+
+def _fast_params(name):
+    cls = REDUCERS[name]
+    params = dict(FAST.get(name, {}))
+    names = cls._get_param_names()
+    for key, value in (("steps", 30), ("max_epochs", 2), ("device", "cpu")):
+        if key in names:
+            params.setdefault(key, value)
+    return params
+
+
+@pytest.fixture(scope="module")
+def X(tiny):
+    return tiny.xb[:150]
+
+
+@pytest.mark.parametrize("name", sorted(REDUCERS))
+def test_contract(name, X, tiny):
+    red = make_reducer(name, n_components=4, **_fast_params(name))
+    with pytest.raises(NotFittedError):
+        red.transform(X)
+    assert red.fit(X) is red
+    Z = red.transform(tiny.xq)
+    assert Z.shape == (tiny.nq, 4) and Z.dtype == np.float32 and np.isfinite(Z).all()
+    assert red.n_features_in_ == X.shape[1]
+    # clone: same hyperparameters, no learned state
+    c = clone(red)
+    assert c.get_params() == red.get_params()
+    with pytest.raises(NotFittedError):
+        c.transform(X)
+    # reproducible from the seed
+    if "random_state" in red.get_params():
+        Z1 = make_reducer(name, n_components=4, random_state=3, **_fast_params(name)).fit(X).transform(tiny.xq)
+        Z2 = make_reducer(name, n_components=4, random_state=3, **_fast_params(name)).fit(X).transform(tiny.xq)
+        np.testing.assert_array_equal(Z1, Z2)
+    # clear errors
+    with pytest.raises(ValueError, match="expecting 32 features"):
+        red.transform(tiny.xq[:, :16])
+    bad = X.copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf.*row 3"):
+        clone(red).fit(bad)
+    with pytest.raises(ValueError, match="n_components=40 is larger than the input dimension"):
+        red.set_params(n_components=40).fit(X)
+
+
+@pytest.mark.parametrize("name", sorted(set(REDUCERS) - {"umap"}))  # umap: slow numba paths, long check list
+def test_sklearn_check_estimator(name):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    params = _fast_params(name)
+    if "n_neighbors" in REDUCERS[name]._get_param_names():
+        params["n_neighbors"] = 3  # check data can have few rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(make_reducer(name, n_components=1, random_state=0, **params)
+                                  if "random_state" in REDUCERS[name]._get_param_names()
+                                  else make_reducer(name, n_components=1, **params), on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed
+
+
+def test_make_reducer_names_and_errors():
+    assert isinstance(make_reducer("ISOMAP", n_components=2), REDUCERS["isomap"])  # the reference's spelling
+    with pytest.raises(ValueError, match="unknown reducer 'tsne'.*isomap.*lpp.*mds.*pca.*rae.*rp.*umap"):
+        make_reducer("tsne")
+    with pytest.raises(TypeError, match="unknown parameter.*'n_neighbours'"):
+        make_reducer("isomap", n_neighbours=5)
+    for name in REDUCERS:
+        assert REDUCERS[name].registry_name == name and name == name.lower()
+
+
+def test_equal_dimension_warns(X):
+    with pytest.warns(DimensionWarning):
+        make_reducer("pca", n_components=32).fit(X)
+
+
+def test_linear_reducers_expose_their_map(X, tiny):
+    for name in ("pca", "rp", "lpp"):
+        red = make_reducer(name, n_components=5).fit(X)
+        np.testing.assert_allclose(red.transform(tiny.xq), (tiny.xq - red.mean_) @ red.components_.T + red.intercept_,
+                                   rtol=1e-5, atol=1e-5)
+        s = np.linalg.svd(red.components_.astype(np.float64), compute_uv=False)
+        np.testing.assert_allclose(red.singular_values_, s, rtol=1e-6)
+        assert red.condition_number_ == pytest.approx(s[0] / s[-1], rel=1e-6)
+
+
+def test_pca_matches_sklearn(X):
+    from sklearn.decomposition import PCA
+
+    ours = make_reducer("pca", n_components=6).fit(X)
+    ref = PCA(6).fit(X)
+    np.testing.assert_allclose(np.abs(ours.transform(X)), np.abs(ref.transform(X)), rtol=1e-3, atol=1e-4)
+    assert ours.condition_number_ == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-5)
+
+
+def test_rp_gaussian_is_the_reference_matrix(X):
+    rp = RandomProjection(8, random_state=42).fit(X)
+    R = np.random.default_rng(42).standard_normal((32, 8)).astype(np.float32) / np.float32(np.sqrt(8))
+    np.testing.assert_allclose(rp.transform(X), X @ R, rtol=1e-5, atol=1e-5)
+    assert not rp.mean_.any()  # no centring, as in the reference
+
+
+def test_sparse_rp_li2006():
+    d, m = 400, 64
+    rp = RandomProjection(m, kind="sparse", random_state=0).fit(np.zeros((2, d), np.float32))
+    R = rp.components_
+    nz = R[R != 0]
+    assert rp.density_ == pytest.approx(1 / np.sqrt(d))
+    assert abs((R != 0).mean() - 1 / np.sqrt(d)) < 0.01
+    np.testing.assert_allclose(np.abs(nz), np.sqrt(np.sqrt(d) / m), rtol=1e-5)  # ±sqrt(s/m), s = sqrt(d)
+    # squared norms preserved in expectation (Johnson-Lindenstrauss)
+    x = np.random.default_rng(1).standard_normal((500, d)).astype(np.float32)
+    ratio = (rp.transform(x) ** 2).sum(1) / (x ** 2).sum(1)
+    assert abs(ratio.mean() - 1) < 0.05
+    with pytest.raises(ValueError, match="kind must be one of"):
+        RandomProjection(4, kind="orthogonal").fit(x)
+
+
+def _reference_lpp(X, m, k=10):
+    """The reference's LPPReducer, re-derived: binary symmetrised k-NN graph, no centring, first m eigvecs."""
+    from scipy.linalg import eigh
+    from sklearn.neighbors import NearestNeighbors
+
+    n, d = X.shape
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
+    W = np.zeros((n, n))
+    W[np.repeat(np.arange(n), k), idx.ravel()] = 1
+    W = np.minimum(W + W.T, 1)
+    D = np.diag(W.sum(1))
+    X64 = X.astype(np.float64)
+    A, B = X64.T @ (D - W) @ X64, X64.T @ D @ X64
+    B += 1e-4 * np.trace(B) / d * np.eye(d)
+    return eigh(A, B)[1][:, :m]
+
+
+def test_lpp_reference_compat_reproduces_reference(X):
+    ours = LPP(4, reference_compat=True).fit(X)
+    ref = _reference_lpp(X, 4)
+    Zo, Zr = ours.transform(X), X @ ref
+    # eigenvectors are defined up to sign
+    for j in range(4):
+        c = np.corrcoef(Zo[:, j], Zr[:, j])[0, 1]
+        assert abs(c) > 0.999
+    assert not ours.mean_.any()
+
+
+def test_lpp_skips_the_trivial_eigenvector(X):
+    # a constant feature: v = e_last makes X v constant, the trivial Laplacian-eigenmap solution (mu = 0)
+    Xc = np.hstack([X, np.full((X.shape[0], 1), 50.0, np.float32)])
+    ref = LPP(3, reference_compat=True).fit(Xc)
+    ours = LPP(3).fit(Xc)
+    Zr, Zo = ref.transform(Xc), ours.transform(Xc)
+    spread = lambda Z: Z.std(0) / np.abs(Z).mean(0).clip(1e-12)  # noqa: E731
+    assert spread(Zr)[0] < 1e-2  # the reference's first component is (nearly) constant: useless
+    assert (spread(Zo) > 0.1).all()  # ours: every component varies
+    assert ours.n_skipped_ == 1
+    # centred with the degree-weighted mean: every embedding is D-orthogonal to the constant vector
+    assert np.abs(ours.transform(Xc).mean(0)).max() < 0.2 * np.abs(ours.transform(Xc)).mean()
+
+
+def test_mds_samples_then_ridge(X):
+    mds = MDS(3, max_samples=60, max_iter=50, random_state=0).fit(X)
+    assert mds.sample_indices_.shape == (60,) and len(set(mds.sample_indices_)) == 60
+    assert mds.embedding_.shape == (60, 3) and mds.out_of_sample == "ridge"
+    np.testing.assert_allclose(mds.transform(X), mds.ridge_.predict(X), rtol=1e-5, atol=1e-5)
+    # the ridge map approximates the SMACOF embedding on the sampled points
+    Zs = mds.transform(X[mds.sample_indices_])
+    resid = np.linalg.norm(Zs - mds.embedding_) / np.linalg.norm(mds.embedding_)
+    assert resid < 0.5
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        MDS(1).fit(X[:1])
+
+
+def test_isomap_embeds_new_points(X, tiny):
+    iso = make_reducer("isomap", n_components=3).fit(X)
+    assert iso.out_of_sample == "native" and iso.transform(tiny.xq).shape == (tiny.nq, 3)
+    with pytest.raises(ValueError, match="at least 11 samples"):
+        make_reducer("isomap", n_components=2).fit(X[:5])
