@@ -1032,7 +1032,8 @@ def best_settings(rows, metric="10-R@10", target=0.9, qps="qps"):
     Returns
     -------
     pandas.DataFrame
-        One row per pipeline (all row columns, plus ``reached``), sorted by ``qps`` descending.
+        One row per pipeline (all row columns, plus ``reached``): those reaching the target
+        first, each group sorted by ``qps`` descending.
     """
     import pandas as pd
 
@@ -1042,16 +1043,22 @@ def best_settings(rows, metric="10-R@10", target=0.9, qps="qps"):
     for c in ("pipeline", metric, qps):
         if c not in df.columns:
             raise ValueError(f"column {c!r} not in the rows; available: {sorted(df.columns)}")
+    df = df[df[metric].notna()]  # e.g. rows evaluated without re-ranking, for a rerank_ metric
+    if df.empty:
+        raise ValueError(f"no row has a value for {metric!r}")
     out = []
     for _, g in df.groupby("pipeline", sort=False):
         ok = g[g[metric] >= target]
         best = ok.loc[ok[qps].idxmax()] if len(ok) else g.loc[g[metric].idxmax()]
         out.append(dict(best, reached=bool(len(ok))))
-    return pd.DataFrame(out).sort_values(qps, ascending=False).reset_index(drop=True)
+    return pd.DataFrame(out).sort_values(["reached", qps], ascending=[False, False]).reset_index(drop=True)
 
 
-def build_speedups(rows):
+def build_speedups(rows, min_build_s=0.0):
     """Build time of every compressed pipeline against the uncompressed index of the same string.
+
+    ``min_build_s`` drops index strings whose uncompressed build takes less than that (a Flat
+    index "builds" in microseconds: its ratio is timer noise).
 
     Returns
     -------
@@ -1070,6 +1077,7 @@ def build_speedups(rows):
     out = df[df["reducer"] != "none"][["pipeline", "index", "reducer", "n_components", "build_time_s",
                                        "reducer_fit_time_s", "base_reduce_time_s"]].copy()
     out["baseline_build_time_s"] = out["index"].map(base)
+    out = out[~(out["baseline_build_time_s"] < min_build_s)]
     out["speedup"] = out["baseline_build_time_s"] / out["build_time_s"]
     total = out["build_time_s"] + out["reducer_fit_time_s"] + out["base_reduce_time_s"]
     out["speedup_with_reducer"] = out["baseline_build_time_s"] / total

@@ -301,13 +301,14 @@ def test_best_settings_and_build_speedups_against_hand_table():
          "build_time_s": 1.0, "reducer_fit_time_s": 0.5, "base_reduce_time_s": 0.5},
     ]
     best = pl.best_settings(rows, target=0.9)
-    assert best["pipeline"].tolist() == ["b", "a"]  # sorted by qps
+    assert best["pipeline"].tolist() == ["a", "b"]  # those reaching the target first
     a = best[best["pipeline"] == "a"].iloc[0]
     assert a["qps"] == 500.0 and a["reached"]
     assert not best[best["pipeline"] == "b"].iloc[0]["reached"]
     sp = pl.build_speedups(rows)
     assert sp["pipeline"].tolist() == ["b"]
     assert sp["speedup"].iloc[0] == 4.0 and sp["speedup_with_reducer"].iloc[0] == 2.0
+    assert pl.build_speedups(rows, min_build_s=5.0).empty  # baseline too quick to time
 
 
 def test_pipeline_figures_carry_the_grid_in_plotly_controls(small):
