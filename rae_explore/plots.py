@@ -191,7 +191,9 @@ def table(df, title="", *, digits=3, height=None):
                                          fill_color="#f0f0f0"),
                              cells=dict(values=cells, align="left")))
     _layout(fig, title)
-    fig.update_layout(height=height or min(HEIGHT, 70 + 28 * (len(df) + 1)))
+    # title margin + header + rows (about 28 px each, more for wrapped text); longer tables scroll
+    top = 60 if title else 30
+    fig.update_layout(margin=dict(t=top, b=10), height=height or min(700, top + 20 + 30 * (len(df) + 1)))
     return fig
 
 

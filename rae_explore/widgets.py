@@ -304,9 +304,9 @@ def spectrum_explorer(dataset="sift5k", *, dim=16, alpha=1.0, alpha_range=(1e-3,
         red = RAE(dim, alpha=float(alpha), penalty=penalty, random_state=seed, **rae_params)
         row = evaluate(red, ds, ks=(k,))
         progress(0.8, "closed form…")
-        cf = RAE(dim, alpha=float(alpha), solver="closed_form", random_state=seed).fit(ds.train)
+        cf = RAE(dim, alpha=float(alpha), solver="closed_form", bias=rae_params.get("bias", True)).fit(ds.train)
         spec = pd.DataFrame({"alpha": float(alpha), "index": np.arange(dim), "singular_value": red.singular_values_})
-        ref = {"closed form (penalty on all)": cf.singular_values_, "PCA (λ→0)": np.ones(dim)}
+        ref = {"closed form (penalty on all)": cf.singular_values_, "PCA (λ→0): orthonormal": np.ones(dim)}
         fig = plots.encoder_spectrum(spec, reference=ref, title=(
             f"{dataset}, m={dim}, λ={alpha:.1e}, penalty on {penalty}: κ={row['condition_number']:.3g}, "
             f"top-{k} accuracy {row[f'top_k@{k}']:.3f}"))
