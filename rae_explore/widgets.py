@@ -189,7 +189,7 @@ def _dataset_names(extra=()):
 
 def recall_explorer(dataset="sift5k", *, methods=("pca", "rp", "rae"), dims=(4, 8, 16, 32), ks=(1, 10, 50),
                     alpha=1e-7, method_params=None, metric=None, dataset_kwargs=None, seed=0, time_budget_s=None,
-                    run_now=True):
+                    rows=None, run_now=True):
     """Top-k accuracy against dimension, recomputed for a dataset, a set of methods, λ and k.
 
     Controls: dataset, methods (multi-select), λ of RAE (log slider), k. Evaluations are cached,
@@ -210,6 +210,9 @@ def recall_explorer(dataset="sift5k", *, methods=("pca", "rp", "rae"), dims=(4, 
         ``{method: params}`` passed to the reducers (RAE's ``alpha`` is the slider's).
     metric, dataset_kwargs, seed, time_budget_s
         As in :func:`rae_explore.evaluate.sweep` / :class:`rae_explore.batch.TimeBudget`.
+    rows : DataFrame, optional
+        Sweep rows already computed for the initial settings (the notebook's): the first
+        figure is drawn from them instead of being recomputed.
 
     Returns
     -------
@@ -234,25 +237,35 @@ def recall_explorer(dataset="sift5k", *, methods=("pca", "rp", "rae"), dims=(4, 
         "k": W.Dropdown(options=list(ks), value=list(ks)[min(1, len(ks) - 1)], description="k"),
     }
     cache = {}
+    key = lambda ds, m, p: (ds, m, tuple(sorted(p.items())))  # noqa: E731 - local cache key
 
-    def compute(progress, dataset, methods, alpha, k):
-        if not methods:
-            raise ValueError("select at least one method")
-        pairs = []
+    def settings(methods, alpha):
+        out = []
         for m in methods:
             p = dict(method_params.get(m, {}))
             if m == "rae":
                 p["alpha"] = float(alpha)
-            pairs.append((m, p))
-        key = lambda m, p: (dataset, m, tuple(sorted(p.items())))  # noqa: E731 - local cache key
-        todo = [(m, p) for m, p in pairs if key(m, p) not in cache]
+            out.append((m, p))
+        return out
+
+    if rows is not None and len(rows):
+        for m, p in settings(methods, controls["alpha"].value):
+            sub = rows[rows["method"] == m]
+            if len(sub):
+                cache[key(dataset, m, p)] = sub
+
+    def compute(progress, dataset, methods, alpha, k):
+        if not methods:
+            raise ValueError("select at least one method")
+        pairs = settings(methods, alpha)
+        todo = [(m, p) for m, p in pairs if key(dataset, m, p) not in cache]
         n_all = len(todo) * len(dims)
         for j, (m, p) in enumerate(todo):  # one sweep per method, so each result is cached under its params
             budget = TimeBudget(time_budget_s, progress=lambda i, n, j=j: progress(
                 (j * len(dims) + i) / n_all, f"{j * len(dims) + i}/{n_all} configurations"))
-            cache[key(m, p)] = sweep([(m, p)], list(dims), dataset, ks=tuple(ks), metric=metric, seeds=(seed,),
-                                     dataset_kwargs=dataset_kwargs, executor=budget)
-        df = pd.concat([cache[key(m, p)] for m, p in pairs], ignore_index=True)
+            cache[key(dataset, m, p)] = sweep([(m, p)], list(dims), dataset, ks=tuple(ks), metric=metric,
+                                              seeds=(seed,), dataset_kwargs=dataset_kwargs, executor=budget)
+        df = pd.concat([cache[key(dataset, m, p)] for m, p in pairs], ignore_index=True)
         return plots.recall_curves(df, metrics=[f"top_k@{k}"],
                                    title=f"{dataset}: top-{k} accuracy against dimension (λ={alpha:.1e} for RAE)")
 
@@ -296,7 +309,8 @@ def spectrum_explorer(dataset="sift5k", *, dim=16, alpha=1.0, alpha_range=(1e-3,
     def compute(progress, dataset, dim, alpha, penalty, k):
         if dataset not in loaded:
             loaded.clear()
-            loaded[dataset] = load_dataset(dataset, **dict(dataset_kwargs or {}, seed=seed))
+            ds = load_dataset(dataset, **dict(dataset_kwargs or {}, seed=seed))
+            loaded[dataset] = ds.normalized() if ds.metric == "cosine" else ds  # what evaluate fits on
         ds = loaded[dataset]
         if dim >= ds.d:
             raise ValueError(f"dimension {dim} must be below the dataset's d={ds.d}")

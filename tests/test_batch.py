@@ -189,3 +189,36 @@ def test_cli_report_runs_lists_and_reports_failures(toy, tmp_path, capsys):
     assert "[reused]" in capsys.readouterr().out
     assert main(["report", str(toy), "--out", str(out), "--kernel", "no-such-kernel"]) == 2
     assert "not installed" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- time budget
+def test_time_budget_runs_small_dimensions_first_and_lists_what_it_skipped():
+    tasks = [{"method": m, "n_components": d} for m in ("pca", "rae") for d in (32, 4, 8)]
+    seen, now = [], [0.0]
+
+    def work(t):  # each task "takes" 3 s of a fake clock
+        now[0] += 3.0
+        return t["method"], t["n_components"]
+
+    budget = batch.TimeBudget(5, progress=lambda i, n: seen.append((i, n)), clock=lambda: now[0])
+    out = list(budget.map(work, tasks))
+    # sorted by dimension, stable in method order; the budget stops after the second task
+    assert out == [("pca", 4), ("rae", 4)]
+    assert [(t["method"], t["n_components"]) for t in budget.skipped] == [("pca", 8), ("rae", 8), ("pca", 32),
+                                                                          ("rae", 32)]
+    assert seen == [(1, 6), (2, 6)] and budget.done == 2
+    assert "ran 2 of 6" in budget.summary() and "pca@8" in budget.summary()
+    everything = batch.TimeBudget(None)
+    assert len(list(everything.map(lambda t: t, tasks))) == 6 and "skipped" not in everything.summary()
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        batch.TimeBudget(0)
+
+
+def test_time_budget_as_a_sweep_executor():
+    from rae_explore.evaluate import sweep
+
+    budget = batch.TimeBudget(60)
+    rows = sweep(["pca", "rp"], [2, 4], "digits", ks=(1, 5), recalls=((1, 10),), executor=budget,
+                 dataset_kwargs={"n_samples": 300})
+    assert len(rows) == 4 and budget.done == 4 and not budget.skipped
+    assert sorted(zip(rows.method, rows.n_components)) == [("pca", 2), ("pca", 4), ("rp", 2), ("rp", 4)]

@@ -86,3 +86,52 @@ def test_live_is_false_in_batch_runs_and_show_builds_nothing(monkeypatch):
     assert widgets.show(lambda: built.append(1)) is None and built == []
     monkeypatch.delenv(widgets.BATCH_ENV)
     assert not widgets.live()  # plain Python, no kernel: no frontend to draw widgets
+
+
+def test_recall_explorer_recomputes_only_what_changed(monkeypatch):
+    import importlib
+
+    ev = importlib.import_module("rae_explore.evaluate")  # the package re-exports a function of that name
+
+    calls = []
+    real = ev.run_config
+    monkeypatch.setattr(ev, "run_config", lambda cfg: calls.append(cfg["method"]) or real(cfg))
+    ex = widgets.recall_explorer("digits", methods=("pca", "rp", "rae"), dims=(2, 4), ks=(1, 10),
+                                 method_params={"rae": {"steps": 20}}, dataset_kwargs={"n_samples": 300})
+    assert ex.last_error is None and sorted(calls) == ["pca", "pca", "rae", "rae", "rp", "rp"]
+    assert len(ex.figure.data) == 3 and ex.figure.layout.yaxis.title.text == "top-10 accuracy"
+    ex.controls["k"].value = 1  # cached: no new fit
+    assert len(calls) == 6 and ex.figure.layout.yaxis.title.text == "top-1 accuracy"
+    ex.controls["alpha"].value = 1e-3  # only RAE depends on lambda
+    assert sorted(calls[6:]) == ["rae", "rae"] and ex.n_updates == 3
+    ex.controls["methods"].value = ("pca",)
+    assert [t.name for t in ex.figure.data] == ["pca"] and len(calls) == 8
+    ex.controls["methods"].value = ()
+    assert "select at least one method" in ex.status.value
+
+
+def test_recall_explorer_starts_from_the_notebook_rows_without_fitting(monkeypatch):
+    import pandas as pd
+
+    import importlib
+
+    ev = importlib.import_module("rae_explore.evaluate")  # the package re-exports a function of that name
+
+    monkeypatch.setattr(ev, "run_config", lambda cfg: pytest.fail("should not fit"))
+    rows = pd.DataFrame({"method": ["pca", "pca"], "n_components": [2, 4], "top_k@10": [0.2, 0.4],
+                         "top_k@1": [0.1, 0.3]})
+    ex = widgets.recall_explorer("digits", methods=("pca",), dims=(2, 4), ks=(1, 10), rows=rows)
+    assert ex.last_error is None and list(ex.figure.data[0].y) == [0.2, 0.4]
+
+
+def test_spectrum_explorer_fits_one_rae_and_reports_kappa():
+    ex = widgets.spectrum_explorer("digits", dim=4, alpha=1.0, ks=(10,), rae_params={"steps": 20},
+                                   dataset_kwargs={"n_samples": 300})
+    assert ex.last_error is None
+    names = [t.name for t in ex.figure.data]
+    assert names[:2] == ["closed form (penalty on all)", "PCA (λ→0): orthonormal"] and len(names) == 3
+    assert len(ex.figure.data[2].y) == 4 and "κ=" in ex.figure.layout.title.text
+    ex.controls["penalty"].value = "encoder"
+    assert "penalty on encoder" in ex.figure.layout.title.text
+    ex.controls["dim"].value = 100
+    assert "below the dataset's d=64" in ex.status.value
