@@ -7,6 +7,7 @@ from .reducers import REDUCERS, make_reducer
 from .rae import RAE
 from .evaluate import evaluate, sweep
 from .pipelines import IndexPipeline, evaluate_pipeline, expand_grid, pareto_frontier, run_grid, sweep_pipeline
+from .batch import run_report
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,7 @@ __all__ = [
     "pareto_frontier",
     "run_grid",
     "sweep_pipeline",
+    "run_report",
     "RAE",
     "REDUCERS",
     "evaluate",
