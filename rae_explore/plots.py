@@ -203,8 +203,10 @@ def local_id_histogram(local, *, global_estimates=None, title="Local intrinsic d
 
     Parameters
     ----------
-    local : dict of str -> array, or DataFrame with columns ``estimator`` and ``local_id``
-        Per-point estimates for each estimator.
+    local : dict of str -> array, or DataFrame
+        Per-point estimates for each estimator: a dict, a long table with columns
+        ``estimator`` and ``local_id``, or the wide table of
+        :func:`rae_explore.intrinsic_dim.local_id` (one column per estimator).
     global_estimates : dict of str -> float, optional
         Drawn as a dashed vertical line on the matching estimator's histogram.
 
@@ -215,8 +217,10 @@ def local_id_histogram(local, *, global_estimates=None, title="Local intrinsic d
     import pandas as pd
 
     if isinstance(local, pd.DataFrame):
-        _require_columns(local, ["estimator", "local_id"], "local_id_histogram")
-        local = {k: g["local_id"].to_numpy() for k, g in local.groupby("estimator", sort=False)}
+        if {"estimator", "local_id"} <= set(local.columns):
+            local = {k: g["local_id"].to_numpy() for k, g in local.groupby("estimator", sort=False)}
+        else:
+            local = {str(c): local[c].to_numpy() for c in local.columns}
     if not isinstance(local, dict) or not local:
         raise ValueError("local_id_histogram: expected a non-empty dict {estimator: per-point estimates}")
     fig = go.Figure()

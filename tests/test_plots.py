@@ -113,6 +113,9 @@ def test_local_id_histogram_dropdown_and_knee_and_recommendation():
     assert fig.data[1].x == (9.8, 9.8)
     frame = pd.DataFrame({"estimator": ["a"] * 5, "local_id": [1, 2, 3, 4, np.nan]})
     assert len(plots.local_id_histogram(frame).data[0].x) == 4  # NaN dropped
+    wide = pd.DataFrame({"MLE": [1.0, 2.0, 3.0], "TLE": [2.0, 2.5, np.inf]})  # intrinsic_dim.local_id's shape
+    fig = plots.local_id_histogram(wide)
+    assert [fig.data[0].name, fig.data[2].name] == ["MLE", "TLE"] and len(fig.data[2].x) == 2
 
     fig = plots.knee_curve([2, 4, 8, 16], [1.0, 0.5, 0.2, 0.19], knee=8, reference={"MLE": 9.0}, log_x=True)
     assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].x0 == 8
