@@ -337,7 +337,9 @@ def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, met
         already exists, configurations whose ``config_id`` it holds are skipped (resume).
     executor : object with ``map(fn, iterable)``, optional
         E.g. a ``concurrent.futures.ProcessPoolExecutor``; default: run in this process.
-        :func:`run_config` is the mapped function.
+        :func:`run_config` is the mapped function. Give process pools a ``"spawn"`` (or
+        ``"forkserver"``) context: forking a process whose OpenMP/BLAS thread pools have run
+        (torch, faiss, numpy) can deadlock the children.
     verbose : bool
         tqdm progress bar over configurations.
 

@@ -1,0 +1,91 @@
+"""``rae-explore train`` / ``baseline``: the reference's flags in, the reference's JSON keys out."""
+
+import json
+
+import pytest
+
+from rae_explore.cli import main
+
+
+def _json(path):
+    return json.loads(path.read_text())
+
+
+def test_train_writes_the_reference_keys(tmp_path, capsys):
+    out = tmp_path / "rae.json"
+    rc = main(["train", "--dataset", "digits", "--output_dim", "16", "--distance_metric", "euclidean",
+               "--weight_decay", "1e-7", "--optimizer", "Adam", "--lr", "1e-3", "--steps", "60",
+               "--batch_size", "128", "--topk_eval", "[1,5,10]", "--seed", "0", "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    res = _json(out)
+    assert set(res) == {"args", "final_train_accuracy", "final_val_accuracy"}
+    assert set(res["final_val_accuracy"]) == {"top1", "top5", "top10"}
+    assert set(res["final_train_accuracy"]) == {"top1", "top5", "top10"}
+    assert all(0 < v <= 1 for v in res["final_val_accuracy"].values())
+    assert res["args"]["weight_decay"] == 1e-7 and res["args"]["output_dim"] == 16
+    assert "digits" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["rae.json"]  # atomic: no temporary left
+
+
+def test_train_default_location_and_closed_form(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "digits", "--output_dim", "8", "--solver", "closed_form",
+                 "--save_last_model", "true"]) == 0
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["checkpoints/digits_all/8d_cosine_Adam_0.0_normalizeFalse_model.npz",
+                     "checkpoints/digits_all/8d_cosine_Adam_0.0_normalizeFalse_results.json"]
+
+
+@pytest.mark.parametrize("method", ["PCA", "RP", "LPP", "ISOMAP", "MDS"])
+def test_baseline_methods(tmp_path, method):
+    out = tmp_path / f"{method}.json"
+    assert main(["baseline", "--method", method, "--dataset", "digits", "--num_samples", "400", "--output_dim", "8",
+                 "--topk_eval", "[1,10]", "--out", str(out)]) == 0
+    res = _json(out)
+    assert list(res) == ["args", "method", "train_time", "inference_time", "train", "val"]
+    assert res["method"] == method and res["train_time"] >= 0
+    assert set(res["val"]) == {"top1", "top10"} and 0 <= res["val"]["top10"] <= 1
+
+
+def test_baseline_lpp_reference_compat_flag_changes_the_result(tmp_path):
+    vals = []
+    for flag in ("false", "true"):
+        out = tmp_path / f"lpp_{flag}.json"
+        main(["baseline", "--method", "LPP", "--dataset", "digits", "--output_dim", "8", "--distance_metric",
+              "euclidean", "--lpp_reference_compat", flag, "--out", str(out)])
+        vals.append(_json(out)["val"])
+    assert vals[0] != vals[1]
+
+
+def test_user_errors_are_one_line(tmp_path, capsys):
+    assert main(["train", "--dataset", "digits", "--hidden_dims", "[512]", "--out", str(tmp_path / "x.json")]) == 2
+    assert "only the linear RAE" in capsys.readouterr().err
+    assert main(["train", "--dataset_type", "CelebA", "--data_path", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "CelebA/CLIP(VIT)/raw_embeddings_withname.pkl" in err and "Traceback" not in err
+    assert main(["baseline", "--dataset_type", "imdb", "--embedding_model_type", "bert", "--data_path",
+                 str(tmp_path)]) == 2
+    assert "known combinations" in capsys.readouterr().err
+    assert main(["train", "--dataset", "digits", "--topk_eval", "[1,x]"]) == 2
+    assert "list of integers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["baseline", "--method", "TSNE", "--dataset", "digits"])
+
+
+def test_sift1b_layout_given_queries(tmp_path):
+    """SIFT1B flags: train on the first learn rows, queries from queries.bvecs, base = first num_base_samples."""
+    import numpy as np
+
+    from rae_explore.formats import write_vecs
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "SIFT1B").mkdir()
+    write_vecs(tmp_path / "SIFT1B" / "learn.bvecs", rng.integers(0, 192, (400, 128), dtype=np.uint8))
+    write_vecs(tmp_path / "SIFT1B" / "queries.bvecs", rng.integers(0, 192, (30, 128), dtype=np.uint8))
+    common = ["--dataset_type", "SIFT1B", "--data_path", str(tmp_path), "--num_train_samples", "200",
+              "--num_val_samples", "20", "--num_base_samples", "300", "--output_dim", "16", "--topk_eval", "[1,10]"]
+    assert main(["train", *common, "--steps", "20", "--device", "cpu", "--out", str(tmp_path / "t.json")]) == 0
+    res = _json(tmp_path / "t.json")
+    assert res["final_train_accuracy"] is None and set(res["final_val_accuracy"]) == {"top1", "top10"}
+    assert main(["baseline", "--method", "PCA", *common, "--out", str(tmp_path / "b.json")]) == 0
+    assert list(_json(tmp_path / "b.json")) == ["args", "method", "train_time", "inference_time", "val"]
