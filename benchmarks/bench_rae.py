@@ -23,6 +23,12 @@ All cases run with one torch thread and one BLAS thread (set for the benchmark, 
 after): at these sizes a second thread buys little, and with other jobs on the 2 cores it made
 timings erratic (the closed form took 0.03 s or 0.8 s depending on the neighbours' load).
 
+Why the same configuration cannot be 5x faster: at batch 128, d = 128, m = 64 one Adam step is
+five (128 x 128 x 64) matmuls, about 10 MFLOP, so 3,000 steps are about 31 GFLOP — about a
+second of one core whatever the loop. The reference loop's per-batch Python overhead is only a
+fraction of its time. The gain has to come from doing less arithmetic: the closed form, or a
+warm start from it.
+
 Target: <= 0.2x the reference's fit time with top-10 accuracy no worse than the reference's
 minus 0.5 point. Accuracies are recorded in the notes of each row.
 """
@@ -131,6 +137,10 @@ def compare(metric="l2", m=64, alpha=1e-7, steps=3000, warm_steps=300, repeat=5)
         return enc
 
     accs = {name: _top_k(encoder(mdl), ds_eval, metric) for name, mdl in models.items()}
+    from rae_explore.metrics import condition_number
+
+    conds = {name: (mdl.condition_number_ if isinstance(mdl, RAE) else condition_number(mdl[0].weight))
+             for name, mdl in models.items()}
     ref_name = next(iter(cases))
     t_ref = statistics.median(times[ref_name])
     rows = []
@@ -139,7 +149,8 @@ def compare(metric="l2", m=64, alpha=1e-7, steps=3000, warm_steps=300, repeat=5)
         acc = accs[name]
         d10 = 100 * (acc[10] - accs[ref_name][10])
         note = (f"top-1/10/50 = {acc[1]:.4f}/{acc[10]:.4f}/{acc[50]:.4f} "
-                f"({d10:+.2f} points top-10 vs reference); median of {repeat}, times {[round(x, 3) for x in times[name]]}")
+                f"({d10:+.2f} points top-10 vs reference); encoder condition number {conds[name]:.3f}; "
+                f"median of {repeat}, times {[round(x, 3) for x in times[name]]}")
         rows.append({"name": f"[{metric}] {name}", "value": t, "unit": "s", "baseline": t_ref, "ratio": t / t_ref,
                      "target": "<= 0.2x, top-10 >= reference - 0.5 pt", "note": note,
                      "top_k@1": acc[1], "top_k@10": acc[10], "top_k@50": acc[50],
