@@ -5,7 +5,8 @@
 >>> Z = red.fit(X).transform(X)                                   # float32, (n, 16)
 
 The registry :data:`REDUCERS` maps a lower-case name to a class; :func:`make_reducer` builds one
-from a name and a params dict (what notebooks and sweeps pass around). Every reducer follows
+from a name and a params dict (what notebooks and sweeps pass around). Every reducer accepts
+``n_components`` and ``random_state``. Every reducer follows
 the scikit-learn contract: hyperparameters stored verbatim in ``__init__`` (``n_components``
 first, the rest keyword-only), all checks in ``fit``, ``fit`` returns ``self``, learned state
 ends in ``_``, ``transform`` returns float32 ``(n_samples, n_components)`` and raises
@@ -370,7 +371,11 @@ class Isomap(Reducer):
     """Isomap (scikit-learn) with the reference's ``n_neighbors=10``.
 
     New points use scikit-learn's out-of-sample extension (geodesic distances through their
-    neighbours in the training graph), ``out_of_sample="native"``. Deterministic: no seed.
+    neighbours in the training graph), ``out_of_sample="native"``.
+
+    ``random_state``: scikit-learn's Isomap takes no seed, but for large inputs its eigensolver
+    (ARPACK) starts from a vector drawn from numpy's *global* RNG. The fit seeds that RNG with
+    ``random_state`` for its duration and restores it afterwards, so results are reproducible.
 
     Attributes
     ----------
@@ -379,16 +384,24 @@ class Isomap(Reducer):
 
     out_of_sample = "native"
 
-    def __init__(self, n_components=2, *, n_neighbors=10, n_jobs=None):
+    def __init__(self, n_components=2, *, n_neighbors=10, n_jobs=None, random_state=None):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.n_jobs = n_jobs
+        self.random_state = random_state
 
     def fit(self, X, y=None):
         from sklearn.manifold import Isomap as _Isomap
 
         X = self._check_fit_X(X, min_samples=self.n_neighbors + 1)
-        self.model_ = _Isomap(n_components=self.n_components, n_neighbors=self.n_neighbors, n_jobs=self.n_jobs).fit(X)
+        iso = _Isomap(n_components=self.n_components, n_neighbors=self.n_neighbors, n_jobs=self.n_jobs)
+        state = np.random.get_state()
+        if self.random_state is not None:
+            np.random.seed(int(self.random_state))
+        try:
+            self.model_ = iso.fit(X)
+        finally:
+            np.random.set_state(state)
         return self
 
     def transform(self, X):
@@ -487,6 +500,9 @@ class LPP(LinearReducer):
     ``reference_compat=True`` reproduces the reference's ``LPPReducer``: no centring, no
     skipping, the first ``n_components`` eigenvectors as they come.
 
+    Deterministic (exact k-NN, dense eigensolver); ``random_state`` is accepted and unused so
+    every reducer takes the same call.
+
     Attributes
     ----------
     components_ : float32 (n_components, n_features)
@@ -499,11 +515,12 @@ class LPP(LinearReducer):
     singular_values_, condition_number_
     """
 
-    def __init__(self, n_components=2, *, n_neighbors=10, ridge=1e-4, reference_compat=False):
+    def __init__(self, n_components=2, *, n_neighbors=10, ridge=1e-4, reference_compat=False, random_state=None):
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.ridge = ridge
         self.reference_compat = reference_compat
+        self.random_state = random_state  # accepted for a uniform interface: LPP is deterministic
 
     def fit(self, X, y=None):
         from scipy import sparse

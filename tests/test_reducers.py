@@ -47,10 +47,9 @@ def test_contract(name, X, tiny):
     with pytest.raises(NotFittedError):
         c.transform(X)
     # reproducible from the seed
-    if "random_state" in red.get_params():
-        Z1 = make_reducer(name, n_components=4, random_state=3, **_fast_params(name)).fit(X).transform(tiny.xq)
-        Z2 = make_reducer(name, n_components=4, random_state=3, **_fast_params(name)).fit(X).transform(tiny.xq)
-        np.testing.assert_array_equal(Z1, Z2)
+    Z1 = make_reducer(name, n_components=4, random_state=3, **_fast_params(name)).fit(X).transform(tiny.xq)
+    Z2 = make_reducer(name, n_components=4, random_state=3, **_fast_params(name)).fit(X).transform(tiny.xq)
+    np.testing.assert_array_equal(Z1, Z2)
     # clear errors
     with pytest.raises(ValueError, match="expecting 32 features"):
         red.transform(tiny.xq[:, :16])
@@ -71,9 +70,7 @@ def test_sklearn_check_estimator(name):
         params["n_neighbors"] = 3  # check data can have few rows
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(make_reducer(name, n_components=1, random_state=0, **params)
-                                  if "random_state" in REDUCERS[name]._get_param_names()
-                                  else make_reducer(name, n_components=1, **params), on_fail=None)
+        results = check_estimator(make_reducer(name, n_components=1, random_state=0, **params), on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed
 
@@ -86,6 +83,8 @@ def test_make_reducer_names_and_errors():
         make_reducer("isomap", n_neighbours=5)
     for name in REDUCERS:
         assert REDUCERS[name].registry_name == name and name == name.lower()
+        # the call other modules make must work for every reducer
+        assert make_reducer(name, n_components=3, random_state=0).get_params()["random_state"] == 0
 
 
 def test_equal_dimension_warns(X):
