@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "rae_explore.commands.ground_truth",
     "rae_explore.commands.train",
     "rae_explore.commands.baseline",
+    "rae_explore.commands.sweep",
     "rae_explore.commands.pipeline",
     "rae_explore.commands.report",
 ]

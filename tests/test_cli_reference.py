@@ -89,3 +89,18 @@ def test_sift1b_layout_given_queries(tmp_path):
     assert res["final_train_accuracy"] is None and set(res["final_val_accuracy"]) == {"top1", "top10"}
     assert main(["baseline", "--method", "PCA", *common, "--out", str(tmp_path / "b.json")]) == 0
     assert list(_json(tmp_path / "b.json")) == ["args", "method", "train_time", "inference_time", "val"]
+
+
+def test_sweep_command_writes_and_resumes(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "s.csv"
+    argv = ["sweep", "digits", "--methods", "pca", "rae", "--dims", "4", "8", "--ks", "1", "10",
+            "--params", '{"rae": {"solver": "closed_form"}}', "--out", str(out)]
+    assert main(argv) == 0
+    df = pd.read_csv(out)
+    assert len(df) == 4 and set(df["method"]) == {"pca", "rae"} and "top_k@10" in df
+    assert main(argv) == 0 and len(pd.read_csv(out)) == 4  # resumed: nothing new
+    capsys.readouterr()
+    assert main(["sweep", "digits", "--methods", "pca", "--dims", "4", "--params", "[1]", "--out", str(out)]) == 2
+    assert "JSON object" in capsys.readouterr().err
