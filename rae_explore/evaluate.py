@@ -93,8 +93,15 @@ def _ground_truth(ds, kmax):
     return knn_search(ds.xq, ds.xb, kmax, ds.metric)[1]
 
 
+def _transform_blocked(reducer, X, block_rows):
+    """``reducer.transform`` over row blocks: a memory-mapped base is never converted whole."""
+    if X.shape[0] <= block_rows:
+        return reducer.transform(X)
+    return np.concatenate([reducer.transform(X[a:a + block_rows]) for a in range(0, X.shape[0], block_rows)])
+
+
 def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric=None, self_eval=False,
-             params=None, dataset_kwargs=None):
+             params=None, dataset_kwargs=None, block_rows=262144):
     """Fit, transform, and measure how many nearest neighbours survive the reduction.
 
     Parameters
@@ -118,6 +125,10 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
         Hyperparameters when ``reducer`` is a name.
     dataset_kwargs : dict, optional
         Passed to ``load_dataset`` when ``dataset`` is a name (``seed``, ``n_samples``, ...).
+    block_rows : int
+        The base is transformed in blocks of this many rows (a memory-mapped base is read block
+        by block; the reduced base, ``nb x n_components`` float32, is held in memory). Under
+        ``metric="cosine"`` the dataset is normalised in memory first.
 
     Returns
     -------
@@ -158,7 +169,7 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
     reducer.fit(ds.train)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    Zb = reducer.transform(ds.xb)
+    Zb = _transform_blocked(reducer, ds.xb, int(block_rows))
     Zq = reducer.transform(ds.xq)
     transform_s = time.perf_counter() - t0
 

@@ -195,7 +195,8 @@ class RAE(LinearReducer):
         already passes unit vectors under ``metric="cosine"``.
     monitor_k : int or None
         If set, log ``top_k@monitor_k`` per epoch in ``history_``: the k-NN overlap of up to
-        ``monitor_queries`` training rows (self excluded), original vs reduced space.
+        ``monitor_queries`` training rows (self excluded), original vs reduced space, both
+        Euclidean (on the normalised rows if ``normalize``).
     monitor_queries : int
     device : str
         ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``.

@@ -135,3 +135,9 @@ def _has_parquet():
     except ImportError:
         return False
     return True
+
+
+def test_blocked_transform_gives_the_same_row(tiny):
+    a = evaluate(make_reducer("rp", n_components=8, random_state=0), tiny, ks=(1, 10))
+    b = evaluate(make_reducer("rp", n_components=8, random_state=0), tiny, ks=(1, 10), block_rows=64)
+    assert a["top_k@10"] == b["top_k@10"] and a["1-R@10"] == b["1-R@10"]
