@@ -29,7 +29,7 @@ values are ``sqrt(t_i)``: PCA directions with per-component shrinkage, a conditi
 ``sqrt(t_1 / t_m)`` that grows with ``alpha``.
 
 With ``bias=True`` (the reference decays the biases too) the closed form takes the weights of
-the centred data and the exact optimal biases for them: ``b_e = W_d^T b_d`` (nearly zero, so
+the centred data and the exact optimal biases for them: ``b_e = W_d^T b_d`` (small, so
 the latent codes are *not* centred, which matters under cosine similarity) and
 ``b_d = ((1 + alpha d/2) I + W_d W_d^T)^{-1} (I - W_d W_e) mean``. The joint optimum differs
 from this by a rank-one term along the mean, of relative size ``||mean||^2`` against 1 in units
@@ -89,9 +89,9 @@ def closed_form_rae(X, n_components, alpha, *, bias=True):
     With ``bias=False`` this is the exact global minimiser. With biases, only the combination
     ``c = W_d b_e + b_d`` matters to the reconstruction; setting the gradients of the decayed
     biases to zero gives ``b_e = W_d^T b_d`` and ``b_d = ((1 + alpha d / 2) I + W_d W_d^T)^{-1}
-    (I - W_d W_e) mean``: the encoder bias is nearly zero (it is ``sqrt(t)(1 - t)/(1 + t)``
-    times the mean's coordinates) and the decoder bias carries the part of the mean outside
-    the kept subspace. The weights are those of the centred data; the exact joint optimum
+    (I - W_d W_e) mean``: the encoder bias is small (about ``sqrt(t)(1 - t)/(1 + t)`` times the
+    mean's coordinates on the kept axes, zero when ``t = 1``) and the decoder bias carries the
+    part of the mean outside the kept subspace. The weights are those of the centred data; the exact joint optimum
     differs from them by a rank-one term along the mean whose size is
     ``n d alpha / 2 * ||mean||^2`` against the scatter ``X_c^T X_c`` — negligible for the
     ``alpha`` of the paper, not for large ``alpha`` on data far from the origin.
@@ -364,8 +364,9 @@ class RAE(LinearReducer):
         self.decoder_intercept_ = (model.decoder.bias.detach().cpu().numpy().astype(np.float32) if self.bias
                                    else np.zeros(d, np.float32))
         if not np.isfinite(enc_w).all() or not np.isfinite(self.decoder_).all():
-            raise FloatingPointError(
-                f"RAE training diverged (NaN/inf weights) with lr={self.lr}, alpha={self.alpha}; lower lr or alpha"
+            raise ValueError(
+                f"RAE training diverged (NaN/inf weights) with optimizer={self.optimizer!r}, lr={self.lr}, "
+                f"alpha={self.alpha}; lower lr (or alpha), or scale the data"
             )
         self._finish_linear(enc_w, intercept=enc_b)
         from .metrics import singular_values

@@ -159,6 +159,11 @@ def test_parameter_errors(data, bad, match):
         RAE(2, **bad).fit(data)
 
 
+def test_divergence_is_a_clear_error(data):
+    with pytest.raises(ValueError, match="diverged.*lower lr"):
+        RAE(4, optimizer="sgd", lr=1e10, steps=50, device="cpu").fit(data * 100)
+
+
 def test_optimizers_run(data):
     for opt in ("adamw", "sgd"):
         r = RAE(3, alpha=1e-4, optimizer=opt, steps=30, lr=1e-3, random_state=0, device="cpu").fit(data)
