@@ -201,7 +201,8 @@ class RAE(LinearReducer):
     device : str
         ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``.
     random_state : int or None
-        Seeds the initialisation and the batch order.
+        Seeds the initialisation and the batch order (None behaves as 0: training is
+        reproducible by default).
     verbose : bool
         tqdm progress bar over steps.
 
