@@ -9,6 +9,7 @@ One *run* is one notebook executed with one set of parameters. It lands in
         03-recall-curves.ipynb            the executed notebook (outputs kept)
         03-recall-curves.html             the same, as a self-contained HTML page
         run.json                          parameters, status, error, timings, notebook hash
+        kernel.log                        what the kernel process wrote to stderr (C++ warnings)
 
 The run id is derived from the notebook name and its *effective* parameters (the notebook's
 defaults overlaid with the overrides), so the same parameters always map to the same folder,
@@ -362,6 +363,28 @@ def _batch_env():
             os.environ[BATCH_ENV] = old
 
 
+@contextlib.contextmanager
+def _stderr_to(path):
+    """Point file descriptor 2 at ``path`` while the kernel runs.
+
+    The kernel process inherits our stderr, and C++ libraries in it (faiss's clustering
+    warnings, for one) write there directly: without this they flood the terminal of a batch
+    run. They are kept in ``<run-dir>/kernel.log`` instead.
+    """
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as f:
+            os.dup2(f.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _error_text(exc):
     """One readable line for the index: the notebook's exception, or ours."""
     ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
@@ -434,6 +457,7 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
         return prev
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "kernel.log").unlink(missing_ok=True)
     run = Run(run_id, nb_path.stem, effective, overrides, status="running", started=_now(),
               source_sha=source_sha, kernel=kernel_name, directory=str(run_dir))
     run.save()
@@ -444,7 +468,7 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
         import papermill as pm
 
         engine_kwargs = {} if timeout is None else {"execution_timeout": float(timeout)}
-        with _batch_env():
+        with _batch_env(), _stderr_to(run_dir / "kernel.log"):
             pm.execute_notebook(str(nb_path), str(partial), parameters=overrides, kernel_name=kernel_name,
                                 progress_bar=verbose, log_output=False, cwd=str(run_dir), **engine_kwargs)
         run.status = "ok"

@@ -142,7 +142,8 @@ def test_grid_run_keeps_failures_reuses_results_and_writes_index(toy, tmp_path):
     assert "RuntimeError: asked to fail" in bad.error
     for r in runs:  # executed notebook, HTML and run.json kept for both, nothing half-written left over
         assert r.ipynb.exists() and r.html.exists()
-        assert sorted(p.name for p in r.ipynb.parent.iterdir()) == ["run.json", "toy.html", "toy.ipynb"]
+        files = sorted(p.name for p in r.ipynb.parent.iterdir())
+        assert files == ["kernel.log", "run.json", "toy.html", "toy.ipynb"]
         saved = json.loads((r.ipynb.parent / "run.json").read_text())
         assert saved["status"] == r.status and saved["parameters"]["n"] == 4 and saved["overrides"]["n"] == 4
     assert ok.run_id != bad.run_id
