@@ -8,6 +8,8 @@ from .rae import RAE
 from .evaluate import evaluate, sweep
 from .pipelines import IndexPipeline, evaluate_pipeline, expand_grid, pareto_frontier, run_grid, sweep_pipeline
 from .batch import run_report
+from .intrinsic_dim import estimate_id
+from .dimension_knee import recommend_dim
 
 __version__ = "0.1.0"
 
@@ -19,6 +21,8 @@ __all__ = [
     "run_grid",
     "sweep_pipeline",
     "run_report",
+    "estimate_id",
+    "recommend_dim",
     "RAE",
     "REDUCERS",
     "evaluate",

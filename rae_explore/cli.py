@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "rae_explore.commands.sweep",
     "rae_explore.commands.pipeline",
     "rae_explore.commands.report",
+    "rae_explore.commands.intrinsic_dim",
 ]
 
 

@@ -623,15 +623,29 @@ def _corrint_fast(X, nb, k1, k2):
     return estq[0]
 
 
-def _fisher_separability(est, data, tile_rows=1024, tile_cols=8192):
+@contextlib.contextmanager
+def _torch_threads(n):
+    """torch's intra-op threads set to ``n`` inside the block, restored afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield torch
+    finally:
+        torch.set_num_threads(old)
+
+
+def _fisher_separability(est, data, tile_rows=512, tile_cols=2048):
     """``FisherS._checkSeparabilityMultipleAlpha`` without the n x n histogram pass.
 
     For every ordered pair (i, j != i), scikit-dimension bins ``<x_i, x_j> / <x_i, x_i>`` over
     the alphas and keeps, per alpha, the count of values >= alpha. Only values >= the smallest
     alpha matter, so each tile of the (float32) Gram matrix is thresholded there and only the
-    survivors are binned; tiles above the diagonal serve rows and columns alike.
+    survivors are binned; tiles above the diagonal serve rows and columns alike. The tiles are
+    small enough to stay in cache and run on one torch thread: many small two-thread GEMMs on a
+    shared 2-core machine were measured up to 20x slower.
     """
-    import torch
 
     alphas = est._alphas
     if len(alphas[:, 0]) > 1:
@@ -641,7 +655,6 @@ def _fisher_separability(est, data, tile_rows=1024, tile_cols=8192):
         raise ValueError("FisherS alphas must be strictly increasing")
     n = len(data)
     data = np.ascontiguousarray(data)
-    T = torch.from_numpy(data)
     leng = np.einsum("nd,nd->n", data, data).astype(np.float64)
     thr = a[0] * leng.min() * (1 - 1e-5) if leng.min() > 0 else -np.inf
     hist = np.zeros(n * len(a), dtype=np.int64)
@@ -653,7 +666,8 @@ def _fisher_separability(est, data, tile_rows=1024, tile_cols=8192):
         keep = pos > 0
         hist[lo * na:hi * na] += np.bincount((rows_g[keep] - lo) * na + pos[keep] - 1, minlength=(hi - lo) * na)
 
-    with torch.no_grad():
+    with _torch_threads(1) as torch, torch.no_grad():
+        T = torch.from_numpy(data)
         for r0 in range(0, n, tile_rows):
             r1 = min(r0 + tile_rows, n)
             A = T[r0:r1]
@@ -724,22 +738,60 @@ class _LazyDistances:
         return cdist(self.X[[row]], self.X[cols])[0]
 
 
-def _prim_total_persistence(D, alpha):
-    """PH0 total persistence of a dense distance matrix: MST by Prim, O(m^2), same edge weights."""
-    m = len(D)
-    alpha = np.asarray(alpha, dtype=float)
-    key = np.array(D[0], dtype=np.float64)
-    out_tree = np.ones(m, dtype=bool)
-    out_tree[0] = False
-    key[0] = np.inf
-    w = np.empty(m - 1)
+def _prim_edges(D):
+    """Edge weights of a minimum spanning tree of each dense distance matrix in ``D`` (G, m, m).
+
+    Prim's algorithm, O(m^2) per matrix, run on G matrices at once. Any MST has the same
+    multiset of edge weights, so the PH0 total persistence equals scikit-dimension's (csgraph).
+    """
+    G, m, _ = D.shape
+    ar = np.arange(G)
+    key = np.array(D[:, 0, :], dtype=np.float64)
+    out_tree = np.ones((G, m), dtype=bool)
+    out_tree[:, 0] = False
+    key[:, 0] = np.inf
+    w = np.empty((G, m - 1))
     for t in range(m - 1):
-        v = int(np.argmin(key))
-        w[t] = key[v]
-        out_tree[v] = False
-        key[v] = np.inf
-        np.minimum(key, D[v], out=key, where=out_tree)
+        v = np.argmin(key, axis=1)
+        w[:, t] = key[ar, v]
+        out_tree[ar, v] = False
+        key[ar, v] = np.inf
+        np.minimum(key, D[ar, v], out=key, where=out_tree)
+    return w
+
+
+def _total_persistence_from_edges(w, alpha):
+    """``skdim.id._PH._total_persistence`` given the MST edge weights ``w``."""
     return np.sum(w[:, None] ** np.atleast_1d(alpha), axis=0) if alpha.ndim else np.sum(w**alpha)
+
+
+class _BatchedPrim:
+    """Stands in for ``joblib.Parallel`` inside ``skdim.id.PH``: the MSTs of equal-size subsamples
+    (``subsamples`` per size) run together through :func:`_prim_edges`, in the same order."""
+
+    def __init__(self, *args, max_bytes=256 * 2**20, **kwargs):
+        self.max_bytes = max_bytes
+
+    def __call__(self, tasks):
+        # consumed lazily, as joblib does with n_jobs=1: each task holds an m x m submatrix.
+        # skdim issues the subsamples of one size consecutively; batch runs of equal size.
+        out, batch = [], []
+
+        def flush():
+            if batch:
+                Ds = np.stack([b[0] for b in batch])
+                w = _prim_edges(Ds) if Ds.shape[1] > 1 else np.empty((len(batch), 0))
+                out.extend(_total_persistence_from_edges(wt, np.asarray(b[1])) for wt, b in zip(w, batch))
+                batch.clear()
+
+        for _, args, _ in tasks:  # joblib.delayed: (function, (D_sub, alpha), {})
+            D_sub, alpha = args
+            m = len(D_sub)
+            if batch and (len(batch[0][0]) != m or (len(batch) + 1) * 8 * m * m > self.max_bytes):
+                flush()
+            batch.append((D_sub, alpha))
+        flush()
+        return out
 
 
 # --------------------------------------------------------------------------- registry
@@ -774,56 +826,75 @@ def _k_needed(name, p, k_local, n):
     return 0  # lPCA, FisherS, KNN, PH, DANCoFit (own subsample)
 
 
-# Cost model of the fast paths, in seconds on a 2-core machine (measured; see the benchmark).
-_C_KNN = 1.3e-11     # exact faiss search: per (query, base vector, dimension + 16)
-_C_PAIR = 4e-9       # one vectorised float64 operation on one element
+# Cost model of the fast paths: seconds on an idle 2-core machine (x86-64, AVX2), fitted to
+# measurements at n = 5k..100k, d = 32..128. estimate_id scales it by how much slower the
+# shared neighbour search ran than _knn_seconds predicts (machines shared with other jobs).
+_C_KNN = 1.3e-11  # exact faiss search, 2 threads: per (query, base vector, dimension + 16)
 
 
 def _knn_seconds(n, d):
+    """Predicted seconds of the exact self k-NN search of n points in d dimensions (faiss, 2 threads)."""
     return 0.01 + _C_KNN * n * n * (d + 16)
 
 
 def predict_seconds(name, n, d, params=None, n_neighbors=None):
     """Predicted wall time (s) of one estimator's fast path on ``n`` points in ``d`` dimensions.
 
-    Excludes the shared neighbour search (see :func:`nearest_neighbours`). Used by
-    :func:`estimate_id` to skip estimators over ``budget_s`` *before* starting them.
+    On an idle 2-core machine; excludes the shared neighbour search (:func:`_knn_seconds`).
+    :func:`estimate_id` multiplies it by its measured slowdown and skips estimators whose
+    prediction exceeds ``budget_s`` *before* starting them.
+
+    Parameters
+    ----------
+    name : str
+        Estimator name from :data:`ESTIMATORS`.
+    n, d : int
+        Rows and columns of the data.
+    params : dict, optional
+        The estimator's parameters (PH's ``nsteps``/``subsamples``/ranges, DANCo's ``D``/``k``).
+    n_neighbors : int, optional
+        Neighbourhood of the local estimators.
+
+    Returns
+    -------
+    float
     """
     p = dict(params or {})
     name = _canonical(name)
-    k = _local_k(name, n_neighbors, n) if name in _LOCAL_DEFAULT_K else 0
+    k = _local_k(name, n_neighbors, n) if name in _LOCAL_DEFAULT_K else 20
     if name == "lPCA":
-        return 0.05 + 2e-9 * n * d * d
+        return 0.05 + 1e-10 * n * d * d
     if name in ("MLE", "MOM", "TwoNN", "GRIDE", "MiND_ML", "MADA"):
-        return 0.05 + 30 * _C_PAIR * n * max(k, 20)
-    if name == "CorrInt":
-        return 0.05 + 60 * _C_PAIR * n * 100
-    if name == "TLE":
-        return 0.1 + n * k * (3 * d + 60 * k) * _C_PAIR
-    if name == "ESS":
-        return 0.1 + n * k * (k * d + 15 * k) * _C_PAIR / 2
+        return 0.02 + 1e-8 * n * k
+    if name == "CorrInt":  # counts over the neighbour lists, wider searches for dense points
+        return 0.05 + 1e-9 * n * 100 * d
+    if name == "TLE":  # (k, k) pairwise geometry per point
+        return 0.05 + n * (3.5e-8 * k * k + 2e-9 * k * d)
+    if name == "ESS":  # (k, k) Gram matrix and C(k, 2) pair terms per point
+        return 0.05 + n * k * k * (1.2e-11 * d + 3e-9)
     if name == "KNN":
-        return 0.05 + 1e-6 * d
-    if name == "FisherS":
-        # PCA + half of the n x n Gram matrix in float32 (retained components <= d)
-        return 0.1 + 2e-9 * n * d * d + 0.5 * n * n * (d * 6e-12 + 1.5e-10)
+        return 0.05
+    if name == "FisherS":  # PCA, then half of the n x n Gram matrix (<= d retained components)
+        return 0.2 + 1e-10 * n * d * d + 0.5 * n * n * (6e-12 * d + 6e-10)
     if name in ("DANCo", "DANCoFit"):
-        N = min(n, DANCO_FIT_MAX_N) if name == "DANCoFit" else n
         kk = int(p.get("k", 10))
-        data = N * kk * kk * d * 2 * _C_PAIR + 0.5
-        if name == "DANCoFit" or p.get("ver", "DANCo") != "DANCo":
-            return data + (_knn_seconds(N, d) if name == "DANCoFit" else 0)
+        if name == "DANCoFit":
+            N = min(n, DANCO_FIT_MAX_N)
+            return 0.3 + 0.005 * min(d, DANCO_FIT_MAX_D) + _knn_seconds(N, d) + N * kk * kk * d * 1e-9
+        data = 0.3 + n * kk * kk * d * 1e-9
+        if p.get("ver", "DANCo") != "DANCo":
+            return data
         D = int(p.get("D") or d)
-        calib = sum(_knn_seconds(N, dd) + N * kk * kk * dd * 2 * _C_PAIR + 2e-7 * N * dd for dd in range(1, D + 1))
-        return data + calib
+        # simulated calibration: a hyperball of n points in each dimension 1..D, searched exactly
+        return data + sum(_knn_seconds(n, dd) + n * (1.5e-6 + 1e-7 * dd) for dd in range(1, D + 1))
     if name == "PH":
         nsteps, sub = int(p.get("nsteps", 100)), int(p.get("subsamples", 10))
         lo, hi = float(p.get("n_range_min", 0.5)), float(p.get("n_range_max", 1.0))
         if p.get("range_type", "fraction") == "fraction":
             lo, hi = lo * n, hi * n
-        sizes = np.linspace(lo, hi, nsteps)
-        # pdist + per subsample: the D[np.ix_] copy and Prim's m steps of O(m)
-        return 0.1 + 3e-9 * n * n * d + sub * float(np.sum(sizes * sizes * 6e-9 + sizes * 3e-6))
+        sizes = np.ceil(np.linspace(lo, hi, nsteps))
+        # full pdist, then per subsample the m x m copy and Prim's m steps over m entries
+        return 0.1 + 2e-9 * n * n * d + 1e-8 * sub * float(np.sum(sizes * sizes))
     raise ValueError(f"unknown estimator {name!r}")
 
 
@@ -929,7 +1000,7 @@ def _run_fast(name, X, nb, p, k_local, random_state):
         with _patched(sid._KNN, pdist=lambda A: A, squareform=_LazyDistances):
             est = sid.KNN(**p).fit(X)
     elif name == "PH":
-        with _patched(sid._PH, _total_persistence=_prim_total_persistence):
+        with _patched(sid._PH, Parallel=_BatchedPrim):
             est = sid.PH(**p).fit(X)
     elif name == "FisherS":
         est = _fast("FisherS")(**p).fit(X)
@@ -1043,8 +1114,10 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         neighbour parameters through ``params`` (e.g. ``{"DANCo": {"k": 10}}``).
     budget_s : float or None
         Per-estimator time budget: an estimator whose *predicted* cost
-        (:func:`predict_seconds`) exceeds it is not started and gets status
+        (:func:`predict_seconds`, scaled by the measured slowdown of the shared neighbour
+        search on a busy machine) exceeds it is not started and gets status
         ``"skipped: over budget (...)"``. ``None`` runs everything. Ignored when ``fast=False``.
+        The shared neighbour search itself is not part of any estimator's budget.
     params : dict, optional
         ``{estimator name: {parameter: value}}``, passed to the scikit-dimension class.
     random_state : int
@@ -1076,7 +1149,8 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         ``"failed: <reason>"``), ``seconds``, ``predicted_s``, ``peak_mb`` (peak extra resident
         memory while it ran, MiB), ``n_neighbors`` (neighbour rank it used, 0 if none),
         ``note``. ``table.attrs`` holds ``n`` (rows used), ``n_duplicates`` (rows dropped),
-        ``d``, ``neighbours_seconds`` and ``k``.
+        ``d``, ``neighbours_seconds``, ``k`` and ``slowdown`` (how much slower than the cost
+        model the shared neighbour search ran; the predictions are multiplied by it).
     pointwise : pandas.DataFrame
         Only with ``return_pointwise=True``: one row per point, one column per local estimator.
 
@@ -1120,14 +1194,21 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         plan.append((name, p, k_local, pred, skip))
 
     nb = neighbours
+    if nb is not None and nb.idx.shape[0] != n:
+        raise ValueError(f"neighbours were computed for {nb.idx.shape[0]} rows but X has {n} "
+                         "(after dropping duplicate rows: compute them on the deduplicated X)")
     k_need = max([_k_needed(nm, p, kl, n) for nm, p, kl, _, skip in plan if not skip] + [0]) if fast else 0
-    t_nb = 0.0
-    if k_need > 0:
-        if nb is None or nb.k < k_need:
-            nb = nearest_neighbours(X, k_need, verbose=verbose)
-            t_nb = nb.seconds
-        elif nb.idx.shape[0] != n:
-            raise ValueError(f"neighbours were computed for {nb.idx.shape[0]} rows but X has {n}")
+    t_nb, slowdown = 0.0, 1.0
+    if k_need > 0 and (nb is None or nb.k < k_need):
+        nb = nearest_neighbours(X, k_need, verbose=verbose)
+        t_nb = nb.seconds
+        expected = _knn_seconds(n, d)
+        if expected >= 0.5:  # a busy machine runs everything slower: scale the predictions alike
+            slowdown = float(np.clip(t_nb / expected, 1.0, 50.0))
+            if slowdown > 1.5:
+                logger.info("neighbour search ran %.1fx slower than the cost model: predictions scaled", slowdown)
+                plan = [(nm, p, kl, pred * slowdown, skip or (budget_s is not None and pred * slowdown > budget_s))
+                        for nm, p, kl, pred, skip in plan]
 
     rows, pointwise = [], {}
     it = plan
@@ -1176,7 +1257,7 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
     table = pd.DataFrame(rows, columns=["estimator", "dimension", "status", "seconds", "predicted_s", "peak_mb",
                                         "n_neighbors", "note"])
     table.attrs.update(n=n, n_duplicates=n_dup, d=d, neighbours_seconds=t_nb, k=0 if nb is None else nb.k,
-                       fast=fast)
+                       fast=fast, slowdown=slowdown)
     if return_pointwise:
         return table, pd.DataFrame(pointwise)
     return table

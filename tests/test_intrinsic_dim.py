@@ -193,6 +193,7 @@ def test_nearest_neighbours_match_brute_force_and_exclude_self(rng):
         nearest_neighbours(X, 300)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # scikit-dimension's own TLE, in the reference run
 def test_local_id_matches_plain_pointwise_estimates(ball64):
     pw = local_id(ball64, n_neighbors=20)
     assert list(pw.columns) == ["MLE", "TLE", "MOM", "MADA", "ESS", "lPCA"] and len(pw) == 300
@@ -250,3 +251,22 @@ def test_paper_synthetic_manifolds_recovered(true_id):
     lo, hi = {8: (6, 11), 32: (16, 36), 64: (24, 68)}[true_id]
     assert lo <= med <= hi, t["dimension"]
     assert t.loc["MLE", "dimension"] <= true_id * 1.15
+
+
+def test_cli_prints_and_writes_the_table_atomically(tmp_path, capsys):
+    from rae_explore.cli import main
+
+    out, pw = tmp_path / "id.csv", tmp_path / "pw.csv"
+    rc = main(["intrinsic-dim", "ball-id10-in64", "--n-samples", "400", "--estimators", "MLE", "TwoNN", "PH",
+               "--budget", "5", "--out", str(out), "--pointwise", str(pw)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "MLE" in text and "skipped: over budget" in text and f"-> {out}" in text
+    t = pd.read_csv(out)
+    assert list(t["estimator"]) == ["MLE", "TwoNN", "PH"] and t["dimension"][:2].between(6, 12).all()
+    p = pd.read_csv(pw, index_col=0)
+    assert len(p) == 360 and "lPCA" in p.columns
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["id.csv", "pw.csv"]  # no temporary files left
+    assert main(["intrinsic-dim", "ball-id10-in64", "--estimators", "nope"]) == 2
+    assert "unknown intrinsic-dimension estimator 'nope'" in capsys.readouterr().err
+    assert main(["intrinsic-dim", "ball-id10-in64", "--out", str(tmp_path / "x.txt")]) == 2
