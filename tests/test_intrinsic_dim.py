@@ -257,7 +257,7 @@ def test_cli_prints_and_writes_the_table_atomically(tmp_path, capsys):
     from rae_explore.cli import main
 
     out, pw = tmp_path / "id.csv", tmp_path / "pw.csv"
-    rc = main(["intrinsic-dim", "ball-id10-in64", "--n-samples", "400", "--estimators", "MLE", "TwoNN", "PH",
+    rc = main(["intrinsic-dim", "ball-id10-in64", "--n-samples", "3000", "--estimators", "MLE", "TwoNN", "PH",
                "--budget", "5", "--out", str(out), "--pointwise", str(pw)])
     assert rc == 0
     text = capsys.readouterr().out
@@ -265,7 +265,7 @@ def test_cli_prints_and_writes_the_table_atomically(tmp_path, capsys):
     t = pd.read_csv(out)
     assert list(t["estimator"]) == ["MLE", "TwoNN", "PH"] and t["dimension"][:2].between(6, 12).all()
     p = pd.read_csv(pw, index_col=0)
-    assert len(p) == 360 and "lPCA" in p.columns
+    assert len(p) == 2700 and "lPCA" in p.columns
     assert sorted(x.name for x in tmp_path.iterdir()) == ["id.csv", "pw.csv"]  # no temporary files left
     assert main(["intrinsic-dim", "ball-id10-in64", "--estimators", "nope"]) == 2
     assert "unknown intrinsic-dimension estimator 'nope'" in capsys.readouterr().err
