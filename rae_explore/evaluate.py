@@ -347,8 +347,10 @@ def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, met
         ``.csv`` (or ``.parquet``) file. Rewritten atomically after every finished row; if it
         already exists, configurations whose ``config_id`` it holds are skipped (resume).
     executor : object with ``map(fn, iterable)``, optional
-        E.g. a ``concurrent.futures.ProcessPoolExecutor``; default: run in this process.
-        :func:`run_config` is the mapped function. Give process pools a ``"spawn"`` (or
+        E.g. a ``concurrent.futures.ProcessPoolExecutor`` or a Dask client's
+        ``client.get_executor()``; default: run in this process. :func:`run_config` is the
+        mapped function; if ``map`` yields futures (``dask.distributed.Client.map``), their
+        ``result()`` is taken in order. Give process pools a ``"spawn"`` (or
         ``"forkserver"``) context: forking a process whose OpenMP/BLAS thread pools have run
         (torch, faiss, numpy) can deadlock the children.
     verbose : bool
@@ -380,6 +382,8 @@ def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, met
 
         results = tqdm(results, total=len(todo), desc="sweep", unit="config")
     for row in results:
+        if not isinstance(row, dict) and callable(getattr(row, "result", None)):
+            row = row.result()  # a future
         rows.append(row)
         if results_path is not None:
             _write_results(pd.DataFrame(rows), results_path)

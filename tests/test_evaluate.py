@@ -105,6 +105,13 @@ def test_sweep_grid_resume_and_atomic_file(tmp_path):
     assert len(df2) == 9 and len(seen) == 3 and {c["n_components"] for c in seen} == {16}
     assert len(pd.read_csv(path)) == 9
 
+    class Futures:  # dask.distributed.Client.map style: yields futures
+        def map(self, fn, items):
+            return [_done(fn(c)) for c in items]
+
+    df3 = sweep(methods, [2], "digits", ks=(1,), recalls=(), executor=Futures())
+    assert len(df3) == 3 and set(df3["n_components"]) == {2}
+
 
 def test_configs_are_small_picklable_tasks():
     cfgs = sweep_configs(["pca", ("rae", {"solver": "closed_form"})], [4], "digits", ks=(1,), recalls=(), seeds=(0, 1))
@@ -127,6 +134,12 @@ def test_sweep_over_a_process_pool_and_progress_bar(tmp_path, capsys):
                    results_path=tmp_path / "r.parquet" if _has_parquet() else tmp_path / "r.csv")
     assert len(df) == 2 and df["top_k@5"].between(0, 1).all()
     assert "sweep" in capsys.readouterr().err
+
+
+def _done(value):
+    f = concurrent.futures.Future()
+    f.set_result(value)
+    return f
 
 
 def _has_parquet():
