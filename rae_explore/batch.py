@@ -273,13 +273,14 @@ def make_run_id(notebook, parameters):
 
 
 def _check_types(stem, name, default, value):
-    """Catch the common slip of a scalar where the notebook expects a list (and the reverse)."""
-    if isinstance(default, (list, tuple)) and not isinstance(value, (list, tuple)):
+    """Catch the common slip of a scalar where the notebook expects a list.
+
+    (The reverse is not an error: a parameter such as ``estimators = "all"`` also takes a list.)
+    """
+    if isinstance(default, (list, tuple)) and value is not None and not isinstance(value, (list, tuple)):
         raise ValueError(f"parameter {name!r} of {stem} expects a list such as {list(default)!r}, got {value!r}; "
-                         f"on the command line write it as YAML: -p {name} '{list(default)}'")
-    if isinstance(value, (list, tuple)) and default is not None and not isinstance(default, (list, tuple)):
-        raise ValueError(f"parameter {name!r} of {stem} expects a single value such as {default!r}, got the list "
-                         f"{value!r}; to run several values use a grid (--grid {name} '{list(value)}')")
+                         f"on the command line write it as YAML: -p {name} '{list(default)}'; "
+                         f"to run one notebook per value use a grid: --grid {name} ...")
 
 
 # --------------------------------------------------------------------------- runs

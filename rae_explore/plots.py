@@ -191,9 +191,13 @@ def table(df, title="", *, digits=3, height=None):
                                          fill_color="#f0f0f0"),
                              cells=dict(values=cells, align="left")))
     _layout(fig, title)
-    # title margin + header + rows (about 28 px each, more for wrapped text); longer tables scroll
+    # title margin + header + rows of ~20 px per wrapped text line (a column of a ~1000 px wide
+    # table holds about 140 / n_columns characters per line); longer tables scroll
     top = 60 if title else 30
-    fig.update_layout(margin=dict(t=top, b=10), height=height or min(700, top + 20 + 30 * (len(df) + 1)))
+    per_line = max(8, 140 // max(1, len(df.columns)))
+    lines = [max(math.ceil(len(col[r]) / per_line) for col in cells) for r in range(len(df))]
+    est = top + 40 + sum(20 * n + 8 for n in lines)
+    fig.update_layout(margin=dict(t=top, b=10), height=height or min(900, est))
     return fig
 
 
@@ -246,7 +250,7 @@ def local_id_histogram(local, *, global_estimates=None, title="Local intrinsic d
 
 
 def knee_curve(x, y, knee=None, *, title="", xtitle="dimension", ytitle="", log_x=False, log_y=False,
-               name="", knee_label="knee", reference=None):
+               name="", knee_label="knee", reference=None, hline=None):
     """A curve over dimension with its knee marked (dashed vertical line and annotation).
 
     Parameters
@@ -257,14 +261,23 @@ def knee_curve(x, y, knee=None, *, title="", xtitle="dimension", ytitle="", log_
         The knee's x; not drawn if None.
     reference : dict of str -> float, optional
         More vertical lines (e.g. intrinsic-dimension estimates), dotted, toggled in the legend.
+    hline : dict of str -> float, optional
+        Horizontal dashed lines (e.g. ``{"90 % of full": 0.9}``), labelled.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or len(x) == 0:
         raise ValueError(f"knee_curve: x and y must be 1-d of the same non-zero length, got {x.shape} and {y.shape}")
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name=name or ytitle, line=dict(color=_PALETTE[0])))
     if knee is not None and np.isfinite(knee):
-        fig.add_vline(x=float(knee), line=dict(color="crimson", dash="dash"),
-                      annotation_text=f"{knee_label}: {float(knee):g}", annotation_position="top right")
+        # a trace on a hidden [0, 1] axis, not a shape: shapes take log10 coordinates on log axes
+        fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True))
+        fig.add_trace(go.Scatter(x=[float(knee)] * 2, y=[0, 1], yaxis="y2", mode="lines+text",
+                                 name=f"{knee_label}: {float(knee):g}", text=["", f"{knee_label}: {float(knee):g}"],
+                                 textposition="bottom right", line=dict(color="crimson", dash="dash", width=2),
+                                 hoverinfo="name"))
+    for label, v in (hline or {}).items():
+        fig.add_hline(y=float(v), line=dict(color="gray", dash="dash"), annotation_text=label,
+                      annotation_position="bottom right")
     _add_vlines(fig, reference or {})
     _layout(fig, title, xtitle, ytitle)
     if log_x:
@@ -288,34 +301,99 @@ def _add_vlines(fig, lines, y=(0, 1)):
                                  hovertemplate=f"{label}: {v:.2f}<extra></extra>"))
 
 
-def recommended_dims(df, *, d=None, title="Recommended dimension by view", bytes_per_value=4):
+def loss_curves(curve, *, knees=None, id_lines=None, group="kind", x="n_components",
+                columns=("test_fvu", "train_fvu", "test_loss", "train_loss"),
+                title="Autoencoder reconstruction loss against hidden dimension"):
+    """Reconstruction loss over hidden dimension, one line per autoencoder kind, knees marked.
+
+    A dropdown switches the loss column (test / train, fraction of variance unexplained or MSE);
+    each kind's knee is a marker with a label; intrinsic-dimension estimates are dotted vertical
+    lines toggled in the legend.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        :func:`rae_explore.dimension_knee.loss_curve`'s table (``kind``, ``n_components`` and
+        loss columns).
+    knees : dict of str -> int or None, optional
+        ``{kind: knee dimension}`` (:func:`rae_explore.dimension_knee.loss_knees`).
+    id_lines : dict of str -> float, optional
+    """
+    df = _as_frame(curve, "loss_curves")
+    _require_columns(df, [group, x], "loss_curves")
+    columns = [c for c in columns if c in df.columns]
+    if not columns:
+        raise ValueError(f"loss_curves: no loss column in {list(df.columns)}")
+    labels = {"test_fvu": "test loss (fraction of variance unexplained)", "train_fvu": "train loss (FVU)",
+              "test_loss": "test loss (MSE per element)", "train_loss": "train loss (MSE per element)"}
+    knees = knees or {}
+    fig = go.Figure()
+    groups = [[] for _ in columns]
+    for ci, c in enumerate(columns):
+        for i, (kind, g) in enumerate(df.groupby(group, sort=False)):
+            g = g.sort_values(x)
+            color = _PALETTE[(i + 3) % len(_PALETTE)]
+            groups[ci].append(len(fig.data))
+            fig.add_trace(go.Scatter(x=g[x], y=g[c], mode="lines+markers", name=f"{kind}", legendgroup=str(kind),
+                                     line=dict(color=color),
+                                     hovertemplate=f"<b>{kind}</b><br>dim=%{{x}}<br>%{{y:.4g}}<extra></extra>"))
+            k = knees.get(kind)
+            if k is not None and np.isfinite(k) and (g[x] == k).any():
+                groups[ci].append(len(fig.data))
+                fig.add_trace(go.Scatter(x=[k], y=[float(g.loc[g[x] == k, c].iloc[0])], mode="markers+text",
+                                         name=f"{kind} knee = {k:g}", legendgroup=str(kind),
+                                         text=[f"{kind} knee {k:g}"], showlegend=False,
+                                         textposition="top right" if i % 2 == 0 else "bottom left",
+                                         marker=dict(symbol="x", size=14, color=color, line=dict(width=2))))
+    n_curves = len(fig.data)
+    _add_vlines(fig, id_lines or {})
+    always = list(range(n_curves, len(fig.data)))
+    _layout(fig, title, "hidden dimension (log scale)", labels.get(columns[0], columns[0]))
+    fig.update_xaxes(type="log", tickvals=sorted(df[x].unique()))
+    if len(columns) > 1:
+        add_dropdown(fig, [labels.get(c, c) for c in columns], _visibility_steps(groups, len(fig.data), always),
+                     layout_updates=[{"yaxis.title.text": labels.get(c, c)} for c in columns])
+    return fig
+
+
+def recommended_dims(df, *, d=None, label="view", value="dim", group=None, title="Recommended dimension by view",
+                     bytes_per_value=4):
     """Horizontal bars: the dimension each view recommends, annotated with the compression it implies.
 
     Parameters
     ----------
-    df : DataFrame with columns ``view`` and ``dim``
-        One row per view (an ID estimator, the loss knee, the recall knee, ...).
+    df : DataFrame
+        One row per suggestion (an ID estimator, a loss knee, the recall knee, ...), with a
+        ``label`` column (bar names) and a ``value`` column (the dimension). Rows without a
+        finite value are left out.
     d : int, optional
-        Original dimension; adds ``d/dim`` (compression ratio) and bytes per vector.
+        Original dimension; adds ``d/dim`` (compression ratio) and float32 bytes per vector.
+    group : str, optional
+        Column whose values colour the bars (e.g. ``"view"``), one legend entry each.
     """
     df = _as_frame(df, "recommended_dims")
-    _require_columns(df, ["view", "dim"], "recommended_dims")
-    df = df[np.isfinite(df["dim"].astype(float))]
-    text = []
-    for v in df["dim"]:
-        t = f"{v:.1f}" if float(v) != int(v) else f"{int(v)}"
-        if d:
-            t += f"  ({d / float(v):.1f}x smaller, {int(math.ceil(v)) * bytes_per_value} B/vector)"
-        text.append(t)
-    fig = go.Figure(go.Bar(y=df["view"].astype(str), x=df["dim"], orientation="h", text=text,
-                           textposition="outside", marker_color=_PALETTE[0], cliponaxis=False,
-                           hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
+    _require_columns(df, [label, value] + ([group] if group else []), "recommended_dims")
+    df = df[np.isfinite(df[value].astype(float))]
+    if len(df) == 0:
+        raise ValueError("recommended_dims: no row has a finite dimension")
+    fig = go.Figure()
+    parts = list(df.groupby(group, sort=False)) if group else [("", df)]
+    for i, (name, g) in enumerate(parts):
+        text = []
+        for v in g[value].astype(float):
+            t = f"{v:.1f}" if v != int(v) else f"{int(v)}"
+            if d:
+                t += f"  ({d / v:.1f}x smaller, {int(math.ceil(v)) * bytes_per_value} B/vector)"
+            text.append(t)
+        fig.add_trace(go.Bar(y=g[label].astype(str), x=g[value], orientation="h", text=text, name=str(name),
+                             textposition="outside", marker_color=_PALETTE[i % len(_PALETTE)], cliponaxis=False,
+                             showlegend=bool(group), hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
     if d:
         fig.add_vline(x=d, line=dict(color="gray", dash="dot"), annotation_text=f"original d={d}")
     _layout(fig, title, "dimension", None)
-    fig.update_xaxes(range=[0, max(float(df["dim"].max()), d or 0) * 1.35])
+    fig.update_xaxes(range=[0, max(float(df[value].max()), d or 0) * 1.45])
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=max(260, 80 + 40 * len(df)))
+    fig.update_layout(height=max(260, 100 + 28 * len(df)))
     return fig
 
 

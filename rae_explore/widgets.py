@@ -328,3 +328,50 @@ def spectrum_explorer(dataset="sift5k", *, dim=16, alpha=1.0, alpha_range=(1e-3,
         return fig
 
     return Explorer(controls, compute, run_now=run_now, title="RAE spectrum explorer (recomputes live)")
+
+
+def id_explorer(dataset="sift5k", *, estimators=("MLE", "TLE", "MOM", "lPCA"), n_neighbors=20, n_samples=None,
+                metric=None, seed=0, budget_s=30.0, run_now=True):
+    """Local intrinsic dimension of a dataset, recomputed for a dataset, estimators and a neighbourhood size.
+
+    Controls: dataset, estimators (multi-select, local ones: :data:`rae_explore.intrinsic_dim.LOCAL_ESTIMATORS`),
+    neighbourhood size k. The figure is the histogram of the pointwise estimates (a dropdown
+    picks the estimator), each with its global estimate as a dashed line.
+
+    Returns
+    -------
+    Explorer
+    """
+    import ipywidgets as W
+
+    from . import plots
+    from .datasets import load_dataset
+    from .intrinsic_dim import LOCAL_ESTIMATORS, estimate_id, local_id
+
+    controls = {
+        "dataset": W.Dropdown(options=_dataset_names([dataset]), value=dataset, description="dataset"),
+        "estimators": W.SelectMultiple(options=list(LOCAL_ESTIMATORS), value=tuple(estimators),
+                                       description="estimators", rows=4),
+        "k": W.IntSlider(value=n_neighbors, min=5, max=200, step=5, description="neighbours k",
+                         continuous_update=False),
+    }
+    loaded = {}
+
+    def compute(progress, dataset, estimators, k):
+        if not estimators:
+            raise ValueError("select at least one estimator")
+        if dataset not in loaded:
+            loaded.clear()
+            kw = {"seed": seed} if n_samples is None else {"seed": seed, "n_samples": n_samples}
+            ds = load_dataset(dataset, metric=metric, **kw)
+            loaded[dataset] = ds.normalized() if ds.metric == "cosine" else ds
+        X = loaded[dataset].xb
+        progress(0.1, "pointwise estimates…")
+        local = local_id(X, list(estimators), n_neighbors=int(k), random_state=seed, budget_s=budget_s)
+        progress(0.7, "global estimates…")
+        table = estimate_id(X, list(estimators), n_neighbors=int(k), random_state=seed, budget_s=budget_s)
+        glob = {r.estimator: r.dimension for r in table.itertuples() if r.status == "ok"}
+        return plots.local_id_histogram(local, global_estimates=glob,
+                                        title=f"{dataset}: local intrinsic dimension, k={k} neighbours")
+
+    return Explorer(controls, compute, run_now=run_now, title="Intrinsic-dimension explorer (recomputes live)")

@@ -124,8 +124,6 @@ def test_bad_parameters_are_rejected_before_running(toy, tmp_path):
         batch.run_notebook(toy, {"nn": 3}, reports_dir=tmp_path)
     with pytest.raises(ValueError, match="expects a list"):
         batch.run_notebook(toy, {"sizes": 3}, reports_dir=tmp_path)
-    with pytest.raises(ValueError, match="use a grid"):
-        batch.run_notebook(toy, {"n": [1, 2]}, reports_dir=tmp_path)
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['zzz'\]"):
         batch.run_report([toy], {"zzz": 1}, reports_dir=tmp_path)
     assert not any(tmp_path.glob("*/run.json"))

@@ -117,20 +117,41 @@ def test_local_id_histogram_dropdown_and_knee_and_recommendation():
     fig = plots.local_id_histogram(wide)
     assert [fig.data[0].name, fig.data[2].name] == ["MLE", "TLE"] and len(fig.data[2].x) == 2
 
-    fig = plots.knee_curve([2, 4, 8, 16], [1.0, 0.5, 0.2, 0.19], knee=8, reference={"MLE": 9.0}, log_x=True)
-    assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].x0 == 8
-    assert fig.data[1].x == (9.0, 9.0)
+    fig = plots.knee_curve([2, 4, 8, 16], [1.0, 0.5, 0.2, 0.19], knee=8, reference={"MLE": 9.0}, log_x=True,
+                           hline={"90 %": 0.9})
+    assert fig.data[1].x == (8.0, 8.0) and fig.data[1].yaxis == "y2"  # data coordinates, also on a log axis
+    assert fig.data[2].x == (9.0, 9.0) and len(fig.layout.shapes) == 1 and fig.layout.shapes[0].y0 == 0.9
     with pytest.raises(ValueError, match="same non-zero length"):
         plots.knee_curve([1, 2], [1.0])
 
     fig = plots.recommended_dims(pd.DataFrame({"view": ["MLE", "loss knee"], "dim": [12.4, 16]}), d=128)
     assert "10.3x smaller" in fig.data[0].text[0] and "64 B/vector" in fig.data[0].text[1]
+    rec = pd.DataFrame({"view": ["id", "id", "knee"], "method": ["MLE", "PH", "linear AE"],
+                        "dimension": [12.0, float("nan"), 32.0]})
+    fig = plots.recommended_dims(rec, label="method", value="dimension", group="view", d=128)
+    assert [t.name for t in fig.data] == ["id", "knee"] and list(fig.data[0].y) == ["MLE"]  # NaN row left out
+    assert "4.0x smaller" in fig.data[1].text[0]
+
+
+def test_loss_curves_marks_each_knee_and_switches_loss():
+    curve = pd.DataFrame([{"kind": k, "n_components": m, "test_fvu": 1 / m + (0.1 if k == "mlp" else 0),
+                           "train_fvu": 0.9 / m} for k in ("linear", "mlp") for m in (2, 4, 8, 16)])
+    fig = plots.loss_curves(curve, knees={"linear": 4, "mlp": None}, id_lines={"MLE": 6.0})
+    # test_fvu: linear line + its knee marker + mlp line; the same for train_fvu; + one ID line
+    assert len(fig.data) == 7
+    marker = fig.data[1]
+    assert marker.x == (4,) and marker.y == (0.25,) and "knee" in marker.name
+    buttons = fig.layout.updatemenus[0].buttons
+    assert len(buttons) == 2 and _visible(fig, buttons[1].args[0]["visible"]) == [3, 4, 5, 6]
 
 
 def test_table_formats_numbers():
     fig = plots.table(pd.DataFrame({"estimator": ["MLE"], "estimate": [12.3456], "seconds": [float("nan")]}))
     cells = fig.data[0].cells.values
     assert list(cells[1]) == ["12.3"] and list(cells[2]) == ["nan"]
+    short = plots.table(pd.DataFrame({"a": ["x"] * 3})).layout.height
+    wrapped = plots.table(pd.DataFrame({"a": ["x" * 400] * 3})).layout.height
+    assert wrapped > short  # wrapped notes get taller rows instead of being clipped
 
 
 def test_init_notebook_selects_offline_renderer_once():

@@ -135,3 +135,14 @@ def test_spectrum_explorer_fits_one_rae_and_reports_kappa():
     assert "penalty on encoder" in ex.figure.layout.title.text
     ex.controls["dim"].value = 100
     assert "below the dataset's d=64" in ex.status.value
+
+
+def test_id_explorer_recomputes_local_estimates():
+    ex = widgets.id_explorer("digits", estimators=("MLE", "TLE"), n_neighbors=10, n_samples=400)
+    assert ex.last_error is None
+    assert [t.name for t in ex.figure.data if t.type == "histogram"] == ["MLE", "TLE"]
+    assert "k=10" in ex.figure.layout.title.text
+    ex.controls["k"].value = 20
+    assert ex.last_error is None and "k=20" in ex.figure.layout.title.text
+    ex.controls["estimators"].value = ()
+    assert "select at least one estimator" in ex.status.value
