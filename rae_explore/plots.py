@@ -171,7 +171,9 @@ def _fmt_alpha(a):
     a = float(a)
     if a == 0:
         return "0"
-    return f"{a:.0e}".replace("e-0", "e-").replace("e+0", "e+") if (abs(a) < 1e-2 or abs(a) >= 1e3) else f"{a:g}"
+    if abs(a) < 1e-2 or abs(a) >= 1e3:
+        return f"{a:.2g}".replace("e-0", "e-").replace("e+0", "e+")
+    return f"{a:.3g}"
 
 
 # --------------------------------------------------------------------------- tables
@@ -528,7 +530,10 @@ def trained_vs_closed_form(df, *, by="alpha", index="index", trained="trained", 
                                  marker=dict(color=_PALETTE[3], size=7), legendgroup="tr"))
     _layout(fig, title, "singular value index (descending)", "singular value")
     fig.update_yaxes(type="log")
-    add_slider(fig, [_fmt_alpha(k) for k in keys], _visibility_steps(groups, len(fig.data)), prefix=f"{by_label} = ")
+    # lambda = 0 does not fix the encoder's per-direction scale, so open on the first positive one
+    first_pos = next((i for i, k in enumerate(keys) if float(k) > 0), 0)
+    add_slider(fig, [_fmt_alpha(k) for k in keys], _visibility_steps(groups, len(fig.data)), prefix=f"{by_label} = ",
+               active=first_pos)
     return fig
 
 
@@ -557,7 +562,9 @@ def weight_norms(df, *, by="alpha", x="step", columns=("encoder_norm", "decoder_
                                      "<extra>" + c + "</extra>"))
     _layout(fig, title, "optimiser step", "Frobenius norm")
     fig.update_yaxes(type="log")
-    add_slider(fig, [_fmt_alpha(k) for k in keys], _visibility_steps(groups, len(fig.data)), prefix=f"{by_label} = ")
+    # open on the largest lambda, where the drift is largest
+    add_slider(fig, [_fmt_alpha(k) for k in keys], _visibility_steps(groups, len(fig.data)), prefix=f"{by_label} = ",
+               active=len(keys) - 1)
     return fig
 
 

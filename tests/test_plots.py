@@ -103,6 +103,19 @@ def test_trained_vs_closed_form_slider():
     assert len(fig.data) == 4
     steps = fig.layout.sliders[0].steps
     assert _visible(fig, steps[1].args[0]["visible"]) == [2, 3]
+    zero = [dict(r, alpha=0.0) for r in rows[:3]] + rows[3:]
+    fig = plots.trained_vs_closed_form(pd.DataFrame(zero))
+    assert fig.layout.sliders[0].active == 1 and [t.visible for t in fig.data] == [False, False, True, True]
+
+
+def test_weight_norms_slider_opens_on_the_largest_lambda():
+    hist = pd.DataFrame([{"alpha": a, "step": s, "encoder_norm": 2 - a * s / 100, "decoder_norm": 6 + a * s / 100}
+                         for a in (0.0, 6.0349, 22.93) for s in (10, 50, 100)])
+    fig = plots.weight_norms(hist)
+    slider = fig.layout.sliders[0]
+    assert [st.label for st in slider.steps] == ["0", "6.03", "22.9"] and slider.active == 2
+    assert [t.visible for t in fig.data] == [False] * 4 + [True] * 2
+    np.testing.assert_allclose(fig.data[5].y, [6 + 22.93 * s / 100 for s in (10, 50, 100)])
 
 
 def test_local_id_histogram_dropdown_and_knee_and_recommendation():
