@@ -1,10 +1,12 @@
-"""The exported HTML reports render in a real browser with the network off.
+"""The exported HTML reports render in a real browser with the network off; the live widgets work in JupyterLab.
 
 Headless Chromium (Debian ``chromium`` + ``chromium-driver``; ``make test`` installs them through
 scripts/ensure_chromium.sh) opens every report exported by test_notebooks.py from disk, with
 the network emulated offline *and* a proxy to nowhere, and the test checks that every plotly
 figure was drawn (``.main-svg`` elements, non-empty traces), that a dropdown still switches traces
 (plotly's own menus work in static HTML), and saves a screenshot into the test's tmp dir.
+A second test starts JupyterLab on a local port, runs a recall explorer in it, changes k and
+checks that the same figure was redrawn (the ipywidgets half of the job).
 """
 
 import shutil
@@ -105,3 +107,108 @@ def test_report_renders_offline(path, browser, tmp_path_factory, tmp_path):
         after = browser.execute_script(visible, gd)
         assert after != before, "the dropdown did not switch traces"
         browser.save_screenshot(str(tmp_path / f"{path.stem}-menu.png"))
+
+
+# --------------------------------------------------------------------------- live widgets in JupyterLab
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """A JupyterLab server on a free local port over ``tmp_path`` (no token); yields its URL."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+           "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={tmp_path}",
+           "--ServerApp.open_browser=False", "--LabApp.news_url=None"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(tmp_path / "lab.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() - t0 > 60:
+                    pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_live_explorer_updates_in_place_in_jupyterlab(jupyterlab, tmp_path):
+    """The widgets' job: in JupyterLab, a control change recomputes and redraws the same figure."""
+    import nbformat
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from rae_explore import plots, widgets\nplots.init_notebook()\n"
+        "ex = widgets.show(widgets.recall_explorer, 'digits', methods=('pca', 'rp'), dims=(2, 4, 8), ks=(1, 10),\n"
+        "                  dataset_kwargs={'n_samples': 400})")]
+    nbformat.write(nb, str(tmp_path / "live.ipynb"))
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,1100",
+                "--proxy-server=http://127.0.0.1:9"):  # localhost goes direct, anything else nowhere
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        driver.get(f"{jupyterlab}/lab/tree/live.ipynb")
+        t0 = time.time()
+        while not driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell .jp-InputArea-editor"):
+            assert time.time() - t0 < 90, "JupyterLab did not open the notebook"
+            time.sleep(1)
+        time.sleep(3)  # kernel start
+        driver.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell .jp-InputArea-editor").click()
+        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
+        title_js = ("var g = document.querySelector('.jp-OutputArea .js-plotly-plot');"
+                    "return g && g.layout && g.layout.yaxis.title ? g.layout.yaxis.title.text : null;")
+        t0 = time.time()
+        while driver.execute_script(title_js) is None:
+            assert time.time() - t0 < 120, "the explorer's FigureWidget did not render"
+            time.sleep(1)
+        assert driver.execute_script(title_js) == "top-10 accuracy"
+        plot_id = driver.execute_script("return document.querySelector('.jp-OutputArea .js-plotly-plot').id")
+        k = next(s for s in driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea select")
+                 if [o.text for o in Select(s).options] == ["1", "10"])
+        Select(k).select_by_visible_text("1")
+        t0 = time.time()
+        while driver.execute_script(title_js) != "top-1 accuracy":
+            assert time.time() - t0 < 60, "changing k did not update the figure"
+            time.sleep(0.5)
+        # updated in place: still one figure, the same element
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea .js-plotly-plot")) == 1
+        assert driver.execute_script("return document.querySelector('.jp-OutputArea .js-plotly-plot').id") == plot_id
+        status = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea .widget-html")]
+        assert any("updated in" in t for t in status), status
+        driver.save_screenshot(str(tmp_path / "jupyterlab-live.png"))
+    finally:
+        driver.quit()
