@@ -41,6 +41,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -411,7 +412,10 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
     kernel_name : str
         Jupyter kernel, passed explicitly to papermill (checked first).
     force : bool
-        Execute even if a finished run with the same parameters exists.
+        Execute even if a finished run with the same parameters exists, in an emptied run
+        folder. Without it, a failed or outdated run re-executes in its folder as left, so a
+        notebook that resumes from its own files there (the index-pipelines grid) picks up where
+        it stopped.
     timeout : float, optional
         Per-cell time limit in seconds (papermill's ``execution_timeout``).
     html : bool
@@ -457,6 +461,10 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
         logger.info("%s: reusing the finished run from %s", run_id, prev.finished)
         return prev
 
+    if force and run_dir.exists():
+        # a forced run starts from an empty folder: notebooks that resume from files they wrote in
+        # their working directory (04's grid results) must not pick up the old ones
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "kernel.log").unlink(missing_ok=True)
     run = Run(run_id, nb_path.stem, effective, overrides, status="running", started=_now(),
@@ -570,10 +578,14 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
             import concurrent.futures as cf
             import multiprocessing as mp
 
-            # processes, not threads: each run sets its own environment for the kernel it starts
+            # processes, not threads: each run sets its own environment for the kernel it starts.
+            # Longest expected first (the last duration of the same notebook in reports_dir), so
+            # that a long notebook does not start last and leave the other worker idle.
+            expected = _expected_durations(reports_dir)
+            ordered = sorted(plan, key=lambda po: -expected.get(po[0].stem, float("inf")))
             with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_limit_threads,
                                         initargs=(jobs,)) as pool:
-                futures = [pool.submit(run_notebook, p, over, _defaults=declared[p], **kwargs) for p, over in plan]
+                futures = [pool.submit(run_notebook, p, over, _defaults=declared[p], **kwargs) for p, over in ordered]
                 for fut in cf.as_completed(futures):
                     done(fut.result())
             order = {make_run_id(p, {**declared[p], **over}): i for i, (p, over) in enumerate(plan)}
@@ -581,6 +593,15 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
     finally:
         write_index(reports_dir)
     return runs
+
+
+def _expected_durations(reports_dir):
+    """{notebook stem: seconds of its most recent finished run} from the run.json files in ``reports_dir``."""
+    out = {}
+    for r in reversed(list_runs(reports_dir)):  # oldest first, so the newest wins
+        if r.status == "ok" and r.duration_s > 0:
+            out[r.notebook] = r.duration_s
+    return out
 
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

@@ -165,8 +165,10 @@ def test_grid_run_keeps_failures_reuses_results_and_writes_index(toy, tmp_path):
     again = batch.run_report([toy], {"n": 4}, {"fail": [False]}, reports_dir=out)
     assert again[0].reused and again[0].run_id == ok.run_id and again[0].finished == ok.finished
     # the failed one is not reused; force re-executes a finished one
+    (ok.ipynb.parent / "resume-state.jsonl").write_text("{}")  # e.g. a grid's own results file
     forced = batch.run_notebook(toy, {"n": 4, "fail": False}, reports_dir=out, force=True)
     assert not forced.reused and forced.status == "ok" and forced.started >= ok.started
+    assert not (ok.ipynb.parent / "resume-state.jsonl").exists()  # a forced run starts clean
     # editing the notebook invalidates the finished run
     _toy_notebook(toy, extra_source="\n# edited")
     edited = batch.run_notebook(toy, {"n": 4, "fail": False}, reports_dir=out, html=False)
@@ -221,3 +223,14 @@ def test_time_budget_as_a_sweep_executor():
                  dataset_kwargs={"n_samples": 300})
     assert len(rows) == 4 and budget.done == 4 and not budget.skipped
     assert sorted(zip(rows.method, rows.n_components)) == [("pca", 2), ("pca", 4), ("rp", 2), ("rp", 4)]
+
+
+def test_parallel_runs_start_with_the_longest_expected(tmp_path):
+    for nb, dur, status, started in (("01-a", 90.0, "ok", "2026-01-01T00:00:00"), ("01-a", 80.0, "ok", "2026-01-02T00:00:00"),
+                                     ("02-b", 10.0, "ok", "2026-01-01T00:00:00"), ("03-c", 500.0, "failed", "2026-01-01T00:00:00")):
+        r = batch.Run(f"{nb}--{dur}", nb, {}, {}, status=status, started=started, duration_s=dur,
+                      directory=str(tmp_path / f"{nb}--{dur}"))
+        (tmp_path / r.run_id).mkdir()
+        r.save()
+    # newest finished run per notebook; failed runs do not count
+    assert batch._expected_durations(tmp_path) == {"01-a": 80.0, "02-b": 10.0}
