@@ -226,8 +226,9 @@ def test_time_budget_as_a_sweep_executor():
 
 
 def test_parallel_runs_start_with_the_longest_expected(tmp_path):
-    for nb, dur, status, started in (("01-a", 90.0, "ok", "2026-01-01T00:00:00"), ("01-a", 80.0, "ok", "2026-01-02T00:00:00"),
-                                     ("02-b", 10.0, "ok", "2026-01-01T00:00:00"), ("03-c", 500.0, "failed", "2026-01-01T00:00:00")):
+    runs = (("01-a", 90.0, "ok", "2026-01-01T00:00:00"), ("01-a", 80.0, "ok", "2026-01-02T00:00:00"),
+            ("02-b", 10.0, "ok", "2026-01-01T00:00:00"), ("03-c", 500.0, "failed", "2026-01-01T00:00:00"))
+    for nb, dur, status, started in runs:
         r = batch.Run(f"{nb}--{dur}", nb, {}, {}, status=status, started=started, duration_s=dur,
                       directory=str(tmp_path / f"{nb}--{dur}"))
         (tmp_path / r.run_id).mkdir()
