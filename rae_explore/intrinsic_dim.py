@@ -29,8 +29,8 @@ changes:
 - **KNN** builds the full distance matrix but reads at most ``k + 4`` rows of it, on tiny
   random subsets: those distances are computed on demand (same random draws, same values).
 - **CorrInt** counts all pairs closer than two radii (medians of the k1-th and k2-th
-  neighbour distances): counted from the neighbour lists, with a wider exact search only for
-  the points whose list does not reach the radius.
+  neighbour distances): counted from the neighbour lists; only pairs between two points whose
+  lists stop short of the radius need a wider exact search, among those points alone.
 - **FisherS** thresholds all n^2 normalised inner products after its PCA whitening: the same
   counts from tiled float32 GEMMs over half the (symmetric) Gram matrix, keeping only entries
   above the smallest alpha, with no n x n matrix in memory.
@@ -43,17 +43,29 @@ changes:
   100 (the row's note says so in both cases).
 - **PH** draws ``nsteps * subsamples`` (1,000) random subsets of n/2..n points and needs a
   minimum spanning tree of each over the full distance matrix: inherently
-  ``O(1000 * n^2)`` time and ``O(n^2)`` memory. Its MSTs run as dense Prim (same total
-  persistence), but above a few thousand points it is skipped by the budget.
+  ``O(1000 * n^2)`` time and ``O(n^2)`` memory. Its MSTs run as dense Prim, the subsamples of
+  one size together (same total persistence), but above a few thousand points it is skipped
+  by the budget.
 - **lPCA** (global) is already fast in scikit-dimension and runs unchanged.
 
-Budget
-------
+Duplicates
+----------
+Exact duplicate rows are dropped first by default (``deduplicate=True``): zero distances
+make MLE and MiND_ML divide by zero, DANCo return NaN, TwoNN and GRIDE drop points. Plain
+scikit-dimension hides part of this because its float32 neighbour distances between
+duplicates come out as rounding noise instead of 0.
+
+Budget and threads
+------------------
 ``budget_s`` is per estimator: its cost is *predicted* from ``n``, ``d`` and its parameters
-before it starts (constants measured on a 2-core machine); an estimator predicted to take
-longer is not started and gets the status ``"skipped: over budget (...)"``. The shared
-neighbour search is not part of any estimator's cost (its time is in
-``table.attrs["neighbours_seconds"]``).
+(:func:`predict_seconds`, constants measured on an idle 2-core machine), multiplied by how much
+slower than predicted the shared neighbour search ran, before it starts; an estimator
+predicted to take longer is not started and gets the status ``"skipped: over budget (...)"``.
+The shared neighbour search is not part of any estimator's cost (its time is in
+``table.attrs["neighbours_seconds"]``). On a 2-core machine shared with other jobs,
+multi-threaded BLAS/OpenMP code that waits on descheduled threads runs many times slower than
+single-threaded code, so numpy's BLAS runs single-threaded inside the estimators, and faiss and
+torch get as many threads as there are idle cores.
 
 Every fast path is checked against plain scikit-dimension on the same data in
 ``tests/test_intrinsic_dim.py`` (``fast=False`` runs plain scikit-dimension).
@@ -62,7 +74,6 @@ Every fast path is checked against plain scikit-dimension on the same data in
 import contextlib
 import dataclasses
 import logging
-import math
 import os
 import threading
 import time
@@ -279,7 +290,59 @@ def nearest_neighbours(X, k, *, n_exact=32, block_rows=2048, verbose=False):
 def _faiss_self_knn(Xc, k, verbose):
     """faiss exact self-search on the centred data (float32), self excluded."""
     x32 = np.ascontiguousarray(Xc, dtype=np.float32)
-    return knn_search(x32, x32, k, "l2", exclude_self=True, verbose=verbose)
+    with _faiss_threads():
+        return knn_search(x32, x32, k, "l2", exclude_self=True, verbose=verbose)
+
+
+_THREADS_CHOICE = {"t": -1e9, "n": None}
+
+
+@contextlib.contextmanager
+def _faiss_threads(n=None):
+    """faiss's OpenMP threads for the block: as many as there are idle cores (at least one).
+
+    On a machine shared with other jobs, faiss's threads spin-wait for each other whenever one
+    of them is descheduled: an exact search on 2 busy cores was measured 2-4x *slower* with 2
+    threads than with 1. The idle share of the CPUs is sampled from /proc/stat for 0.1 s (at
+    most every 30 s); the previous setting is restored afterwards.
+    """
+    import faiss
+
+    old = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(int(_threads_now(old) if n is None else n))
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(old)
+
+
+def _threads_now(n_all):
+    """How many of ``n_all`` threads to use now: the idle cores, sampled at most every 30 s."""
+    now = time.monotonic()
+    if now - _THREADS_CHOICE["t"] > 30 or _THREADS_CHOICE["n"] is None:
+        _THREADS_CHOICE.update(t=now, n=_idle_cores(os.cpu_count() or n_all))
+    return max(1, min(n_all, _THREADS_CHOICE["n"]))
+
+
+def _idle_cores(n_all, interval=0.1):
+    """Cores (1..n_all) left idle by other processes, from two /proc/stat samples; n_all if unknown."""
+
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v[:8])  # idle + iowait, total (without guest time)
+
+    try:
+        i0, t0 = sample()
+        time.sleep(interval)
+        i1, t1 = sample()
+    except (OSError, ValueError, IndexError):
+        return n_all
+    if t1 <= t0:
+        return n_all
+    ncpu = os.cpu_count() or n_all
+    busy = (1 - (i1 - i0) / (t1 - t0)) * ncpu  # cores used by others (this process was asleep)
+    return int(max(1, min(n_all, round(ncpu - busy))))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -345,8 +408,6 @@ def _fast_classes():
                 return kfac / np.sum(np.log(Rk / dists), axis=1)
 
     class FastTLE(sid.TLE):
-        _nb_X = None
-
         def _fit(self, X, dists, knnidx, n_jobs=1):
             self.dimension_pw_ = _tle_pointwise(X, np.asarray(dists, dtype=np.float64), knnidx, self.epsilon)
 
@@ -585,29 +646,40 @@ def _mada_pointwise(X, nb, k):
         return np.log(2) / np.log(RK / RK2)
 
 
-def _count_within(dist, X, radii):
-    """Per radius r: number of ordered pairs (i, j != i) with d_ij < r, from the neighbour lists."""
+def _count_within(dist, idx, X, radii):
+    """Per radius r: the number of ordered pairs (i, j != i) with d_ij < r.
+
+    A point is *covered* when its neighbour list reaches past the largest radius: its list then
+    holds every partner within reach. Pairs with a covered end are read from that end's list
+    (counted twice when both ends are covered, and once more for the reverse order when the
+    other end is not); only pairs between two uncovered points need a wider search, among the
+    uncovered points alone.
+    """
     counts = np.zeros(len(radii), dtype=np.int64)
-    last = dist[:, -1]
     r_max = max(radii)
-    covered = last >= r_max
-    for t, r in enumerate(radii):
-        counts[t] = int((dist[covered] < r).sum())
+    covered = dist[:, -1] >= r_max
     rest = np.flatnonzero(~covered)
-    if rest.size:
-        # points whose list ends inside the largest radius: widen their search until it covers it
-        n = X.shape[0]
-        Xc = np.ascontiguousarray(X - X.mean(axis=0, dtype=np.float64), dtype=np.float32)
-        k = min(n, 2 * dist.shape[1])
-        while rest.size:
-            D2, I = knn_search(Xc[rest], Xc, k, "l2")
+    dc, ic = dist[covered], idx[covered]
+    other_uncovered = ~covered[ic]
+    for t, r in enumerate(radii):
+        within = dc < r
+        counts[t] = int(within.sum()) + int((within & other_uncovered).sum())
+    if rest.size > 1:
+        m = rest.size
+        Xu = X[rest]
+        Xc = np.ascontiguousarray(Xu - Xu.mean(axis=0, dtype=np.float64), dtype=np.float32)
+        k = min(m - 1, 2 * dist.shape[1])
+        todo = np.arange(m)
+        while todo.size:
+            with _faiss_threads():
+                D2, I = knn_search(Xc[todo], Xc, k + 1, "l2")
             d = np.sqrt(np.maximum(D2, 0, dtype=np.float64))
-            not_self = I != rest[:, None]
-            done = (d[:, -1] >= r_max) | (k >= n)
+            not_self = I != todo[:, None]
+            done = (d[:, -1] >= r_max) | (k >= m - 1)
             for t, r in enumerate(radii):
                 counts[t] += int(((d[done] < r) & not_self[done]).sum())
-            rest = rest[~done]
-            k = min(n, 2 * k)
+            todo = todo[~done]
+            k = min(m - 1, 2 * k)
     return counts
 
 
@@ -617,7 +689,7 @@ def _corrint_fast(X, nb, k1, k2):
     r1 = np.median(dists[:, k1 - 1])
     r2 = np.median(dists[:, k2 - 1])
     n = X.shape[0]
-    s1, s2 = _count_within(nb.dist, X, (r1, r2))
+    s1, s2 = _count_within(nb.dist, nb.idx, X, (r1, r2))
     Cr = np.array([s1 / n**2, s2 / n**2])
     estq = np.diff(np.log(Cr)) / np.log(r2 / r1)
     return estq[0]
@@ -629,9 +701,9 @@ def _torch_threads(n):
     import torch
 
     old = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(int(n))
     try:
-        yield torch
+        yield
     finally:
         torch.set_num_threads(old)
 
@@ -643,8 +715,8 @@ def _fisher_separability(est, data, tile_rows=512, tile_cols=2048):
     the alphas and keeps, per alpha, the count of values >= alpha. Only values >= the smallest
     alpha matter, so each tile of the (float32) Gram matrix is thresholded there and only the
     survivors are binned; tiles above the diagonal serve rows and columns alike. The tiles are
-    small enough to stay in cache and run on one torch thread: many small two-thread GEMMs on a
-    shared 2-core machine were measured up to 20x slower.
+    small enough to stay in cache; torch gets as many threads as there are idle cores (many
+    small two-thread GEMMs on a 2-core machine busy with other jobs ran up to 20x slower).
     """
 
     alphas = est._alphas
@@ -666,7 +738,9 @@ def _fisher_separability(est, data, tile_rows=512, tile_cols=2048):
         keep = pos > 0
         hist[lo * na:hi * na] += np.bincount((rows_g[keep] - lo) * na + pos[keep] - 1, minlength=(hi - lo) * na)
 
-    with _torch_threads(1) as torch, torch.no_grad():
+    import torch
+
+    with _torch_threads(_threads_now(torch.get_num_threads())), torch.no_grad():
         T = torch.from_numpy(data)
         for r0 in range(0, n, tile_rows):
             r1 = min(r0 + tile_rows, n)
@@ -699,8 +773,9 @@ def _danco_angles(X, nbs, block_rows=4096):
     X64 = np.asarray(X, dtype=np.float64)
     for rows in _blocks(n, block_rows):
         vec = X64[nbs[rows]] - X64[rows, None, :]
-        vec_len = np.sqrt(np.einsum("bkd,bkd->bk", vec, vec))
-        sc = np.einsum("bpd,bpd->bp", vec[:, pa], vec[:, pb])
+        G = vec @ vec.transpose(0, 2, 1)  # all scalar products at once (k x k per point)
+        vec_len = np.sqrt(np.einsum("bkk->bk", G))
+        sc = G[:, pa, pb]
         with np.errstate(divide="ignore", invalid="ignore"):
             cos = sc / (vec_len[:, pa] * vec_len[:, pb])
         if np.any(np.abs(cos) > 1):
@@ -835,6 +910,11 @@ _C_KNN = 1.3e-11  # exact faiss search, 2 threads: per (query, base vector, dime
 def _knn_seconds(n, d):
     """Predicted seconds of the exact self k-NN search of n points in d dimensions (faiss, 2 threads)."""
     return 0.01 + _C_KNN * n * n * (d + 16)
+
+
+def _neighbours_seconds(n, d, k, n_exact=32):
+    """Predicted seconds of :func:`nearest_neighbours`: the faiss search and the exact float64 columns."""
+    return _knn_seconds(n, d) + n * min(k, n_exact + _MARGIN) * d * 1.5e-9 + n * k * 2e-8
 
 
 def predict_seconds(name, n, d, params=None, n_neighbors=None):
@@ -1202,8 +1282,8 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
     if k_need > 0 and (nb is None or nb.k < k_need):
         nb = nearest_neighbours(X, k_need, verbose=verbose)
         t_nb = nb.seconds
-        expected = _knn_seconds(n, d)
-        if expected >= 0.5:  # a busy machine runs everything slower: scale the predictions alike
+        expected = _neighbours_seconds(n, d, nb.k)
+        if expected >= 0.2:  # a busy machine runs everything slower: scale the predictions alike
             slowdown = float(np.clip(t_nb / expected, 1.0, 50.0))
             if slowdown > 1.5:
                 logger.info("neighbour search ran %.1fx slower than the cost model: predictions scaled", slowdown)

@@ -6,7 +6,8 @@ scikit-dimension itself works in float32 in places (ESS, FisherS, its neighbour 
 the agreement is to float32 rounding. Sizes are small: plain scikit-dimension is slow.
 """
 
-import warnings
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -223,9 +224,12 @@ def test_return_pointwise_and_shared_neighbours(ball64):
 
 
 def test_importing_skdim_keeps_warning_filters():
-    before = list(warnings.filters)
-    idm._skdim()
-    assert list(warnings.filters) == before
+    """scikit-dimension's FisherS module runs warnings.filterwarnings("ignore") when imported;
+    our import restores the filters (checked in a fresh interpreter, where skdim is not loaded)."""
+    code = ("import sys, warnings; from rae_explore.intrinsic_dim import _skdim; "
+            "assert 'skdim' not in sys.modules; before = list(warnings.filters); _skdim(); "
+            "assert 'skdim' in sys.modules; assert list(warnings.filters) == before, warnings.filters[:2]")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
 def test_random_state_makes_stochastic_estimators_reproducible(ball64):
