@@ -579,9 +579,9 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
             import multiprocessing as mp
 
             # processes, not threads: each run sets its own environment for the kernel it starts.
-            # Longest expected first (the last duration of the same notebook in reports_dir), so
-            # that a long notebook does not start last and leave the other worker idle.
-            expected = _expected_durations(reports_dir)
+            # Longest expected first, so that a long notebook does not start last and leave the
+            # other worker idle (see _expected_durations).
+            expected = _expected_durations(reports_dir, paths)
             ordered = sorted(plan, key=lambda po: -expected.get(po[0].stem, float("inf")))
             with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_limit_threads,
                                         initargs=(jobs,)) as pool:
@@ -595,9 +595,18 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
     return runs
 
 
-def _expected_durations(reports_dir):
-    """{notebook stem: seconds of its most recent finished run} from the run.json files in ``reports_dir``."""
+def _expected_durations(reports_dir, paths=()):
+    """{notebook stem: expected seconds}: its most recent finished run in ``reports_dir``, else the
+    notebook's own hint ``metadata["rae_explore"]["expected_s"]``; notebooks with neither are
+    left out (the caller runs those first: they may be long)."""
     out = {}
+    for p in paths:
+        try:
+            hint = json.loads(Path(p).read_text()).get("metadata", {}).get("rae_explore", {}).get("expected_s")
+        except (OSError, ValueError):
+            hint = None
+        if isinstance(hint, (int, float)) and hint > 0:
+            out[Path(p).stem] = float(hint)
     for r in reversed(list_runs(reports_dir)):  # oldest first, so the newest wins
         if r.status == "ok" and r.duration_s > 0:
             out[r.notebook] = r.duration_s

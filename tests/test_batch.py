@@ -235,3 +235,13 @@ def test_parallel_runs_start_with_the_longest_expected(tmp_path):
         r.save()
     # newest finished run per notebook; failed runs do not count
     assert batch._expected_durations(tmp_path) == {"01-a": 80.0, "02-b": 10.0}
+    # without history, a notebook's own hint; history wins over the hint
+    hinted = _toy_notebook(tmp_path / "nb" / "03-c.ipynb")
+    nb = nbformat.read(str(hinted), as_version=4)
+    nb.metadata["rae_explore"] = {"expected_s": 42}
+    nbformat.write(nb, str(hinted))
+    other = _toy_notebook(tmp_path / "nb" / "01-a.ipynb")
+    nb = nbformat.read(str(other), as_version=4)
+    nb.metadata["rae_explore"] = {"expected_s": 5}
+    nbformat.write(nb, str(other))
+    assert batch._expected_durations(tmp_path, [hinted, other]) == {"01-a": 80.0, "02-b": 10.0, "03-c": 42.0}
