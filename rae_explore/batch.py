@@ -331,16 +331,9 @@ class Run:
 
 
 def _write_text(path, text):
-    """Write a text file atomically, readable like any file the user creates (mkstemp makes it 0600)."""
+    """Write a text file atomically."""
     with atomic_write(path, "w") as f:
         f.write(text)
-    _chmod_default(path)
-
-
-def _chmod_default(path):
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _sha(path):

@@ -167,3 +167,15 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     with formats.atomic_write(target, "w") as f:
         f.write("new")
     assert target.read_text() == "new"
+
+
+def test_atomic_write_gives_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        with formats.atomic_write(tmp_path / "p.txt", "w") as f:
+            f.write("x")
+        formats.write_vecs(tmp_path / "p.fvecs", np.ones((1, 2)))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "p.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "p.fvecs").stat().st_mode & 0o777 == 0o644
