@@ -241,6 +241,24 @@ def check_training_size(index, n_train, index_factory="", min_points_per_centroi
         warnings.warn(detail, TrainingSizeWarning, stacklevel=3)
 
 
+def _quiet_faiss_clustering(index):
+    """Stop faiss's k-means printing "WARNING clustering ..." lines straight to the C stderr.
+
+    ``min_points_per_centroid`` only gates that message in faiss's ``Clustering::train``; the
+    condition is already reported once, as a Python :class:`TrainingSizeWarning`, by
+    :func:`check_training_size`. Without this, a notebook output fills with one line per PQ
+    sub-quantizer.
+    """
+    for idx in _nested(index):
+        if isinstance(idx, faiss.IndexIVF):
+            idx.cp.min_points_per_centroid = 1
+        for holder in (idx, faiss.downcast_index(idx.storage) if isinstance(idx, (faiss.IndexHNSW, faiss.IndexNSG))
+                       and idx.storage is not None else None):
+            pq = getattr(holder, "pq", None)
+            if isinstance(pq, faiss.ProductQuantizer):
+                pq.cp.min_points_per_centroid = 1
+
+
 def search_params_of(index):
     """The search parameters in effect on ``index`` (read back from faiss), as a dict.
 
@@ -467,6 +485,7 @@ class IndexPipeline:
         self.n_train_ = xt_r.shape[0]
         index = make_index(self.d_out_, self.index_factory, self.metric)
         check_training_size(index, self.n_train_, self.index_factory, self.min_points_per_centroid)
+        _quiet_faiss_clustering(index)
         with faiss_threads(n_threads):
             t0 = time.perf_counter()
             try:

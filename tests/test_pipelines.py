@@ -339,3 +339,14 @@ def test_pipeline_figures_carry_the_grid_in_plotly_controls(small):
     tab = plots.pipeline_table(pl.paper_table(rows))
     assert [b.label for b in tab.layout.updatemenus[0].buttons] == ["index: all", "index: IVF8,Flat", "index: Flat"]
     assert "1-R@1" in " ".join(tab.data[0].header.values)
+
+
+def test_small_training_set_warns_once_in_python_not_per_subquantizer_on_stderr(capfd):
+    """faiss's k-means prints one C-level line per PQ sub-quantizer; we report it once, as a warning."""
+    from rae_explore.datasets import synthetic
+    from rae_explore.pipelines import IndexPipeline, TrainingSizeWarning
+
+    ds = synthetic(d=32, nb=4000, nq=5, intrinsic_dim=8, seed=0)
+    with pytest.warns(TrainingSizeWarning, match="PQ8x8"):
+        IndexPipeline("PQ8np").fit(ds.xb)
+    assert "WARNING clustering" not in capfd.readouterr().err
