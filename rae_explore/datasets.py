@@ -224,8 +224,9 @@ def _load_minilm_wordnet(data_dir, seed, n_samples):
 
 def _manifold(kind, intrinsic_dim, ambient):
     def load(data_dir, seed, n_samples):
-        import skdim
+        from ._imports import import_skdim
 
+        skdim = import_skdim()
         n = int(n_samples or 5000)
         if kind == "ball":
             # 10-d ball, zero-padded to the ambient dimension then rotated so no axis is special

@@ -81,6 +81,7 @@ import warnings
 
 import numpy as np
 
+from ._imports import import_skdim
 from .knn import knn_search
 
 logger = logging.getLogger(__name__)
@@ -104,21 +105,7 @@ DANCO_FIT_MAX_D = 100  # ... and dimensions 1..100
 _MARGIN = 4  # extra exact columns so that re-sorting cannot miss a neighbour at the boundary
 
 
-def _skdim():
-    """Import scikit-dimension without its global ``warnings.filterwarnings("ignore")``.
-
-    ``skdim.id._FisherS`` silences *all* warnings of the process when imported; the filters are
-    restored here so that warnings elsewhere (ours included) keep working.
-    """
-    saved = list(warnings.filters)
-    try:
-        import skdim
-        import skdim.id  # noqa: F401
-    except ImportError as e:  # pragma: no cover - a core dependency
-        raise ImportError("scikit-dimension is needed: pip install scikit-dimension==0.5.0") from e
-    finally:
-        warnings.filters[:] = saved
-    return skdim
+_skdim = import_skdim
 
 
 # --------------------------------------------------------------------------- input checks

@@ -156,3 +156,13 @@ def test_load_from_paths(tmp_path, rng):
     h = load_dataset("toy-8-euclidean", tmp_path)
     assert h.nb == 50 and h.gt.shape == (3, 4) and h.metric == "l2"
     assert load_dataset(str(tmp_path / "toy-8-euclidean.hdf5")).nq == 3
+
+
+def test_loading_a_manifold_keeps_warning_filters():
+    """scikit-dimension's import calls warnings.filterwarnings('ignore'); loading must not inherit it."""
+    import subprocess
+    import sys
+
+    code = ("import warnings; from rae_explore.datasets import load_dataset; before = list(warnings.filters); "
+            "load_dataset('manifold-id8-in128', n_samples=50); assert warnings.filters == before, warnings.filters[:2]")
+    subprocess.run([sys.executable, "-c", code], check=True)
