@@ -73,16 +73,20 @@ Every fast path is checked against plain scikit-dimension on the same data in
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from ._imports import import_skdim
+from .formats import atomic_write
 from .knn import knn_search
+from .paths import DATA_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,10 @@ _STOCHASTIC = ("DANCo", "DANCoFit", "KNN", "ESS", "PH", "lPCA")
 # scikit-dimension's LocalEstimator default neighbourhood sizes
 _LOCAL_DEFAULT_K = {"MLE": 20, "MOM": 100, "TLE": 20, "ESS": 100, "MADA": 20}
 
+#: Where DANCo's simulated calibrations are kept between runs. A calibration depends only on
+#: N (rows), k, D and the seed — hyperballs drawn from the seed, not the data — so a cached one
+#: gives bit-identical estimates. ``estimate_id(..., cache_dir=None)`` disables the cache.
+DANCO_CACHE_DIR = DATA_DIR / "cache" / "danco-calibration"
 DANCO_FIT_MAX_N = 5000  # DANCoFit's calibration table covers 20 <= N <= 5000 ...
 DANCO_FIT_MAX_D = 100  # ... and dimensions 1..100
 _MARGIN = 4  # extra exact columns so that re-sorting cannot miss a neighbour at the boundary
@@ -424,6 +432,16 @@ def _fast_classes():
             return _fisher_separability(self, data)
 
     class FastDANCo(sid.DANCo):
+        _cache_dir = None
+        _cal_cached = False
+
+        def _DancoCalibrationData(self, N):
+            cal = load_danco_calibration(self._cache_dir, N, self._k, self._D, self.random_state)
+            if cal is not None:
+                self._cal_cached = True
+                return cal
+            return super()._DancoCalibrationData(N)
+
         def _angles(self, X, nbs):
             thetas, clipped = _danco_angles(X, nbs)
             if clipped:
@@ -899,12 +917,53 @@ def _knn_seconds(n, d):
     return 0.01 + _C_KNN * n * n * (d + 16)
 
 
+def _danco_cache_path(cache_dir, N, k, seed):
+    if cache_dir is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        return None  # unseeded (or a RandomState object): nothing reproducible to key on
+    from importlib.metadata import version
+
+    return Path(cache_dir) / f"danco-N{int(N)}-k{int(k)}-seed{int(seed)}-skdim{version('scikit-dimension')}.json"
+
+
+def load_danco_calibration(cache_dir, N, k, D, seed):
+    """DANCo's simulated calibration for ``N`` points, ``k`` neighbours, dimensions ``1..>=D``.
+
+    Returns the calibration dict scikit-dimension builds (``k``, ``N``, ``maxdim``,
+    ``calibration_data``), or None if it is not cached for this seed. Entry ``j`` depends on
+    the seed's random draws for dimensions ``1..j`` only, so a calibration up to a larger
+    ``maxdim`` serves any smaller ``D``; a shorter one cannot be extended (the draws for the
+    next dimension would differ) and is ignored.
+    """
+    path = _danco_cache_path(cache_dir, N, k, seed)
+    if path is None or not path.exists():
+        return None
+    try:
+        cal = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        logger.warning("ignoring unreadable DANCo calibration cache %s: %s", path, e)
+        return None
+    if cal.get("N") != N or cal.get("k") != k or cal.get("maxdim", 0) < D:
+        return None
+    return cal
+
+
+def save_danco_calibration(cache_dir, cal, D, seed):
+    """Store a calibration (atomically) unless a longer one for the same key is already cached."""
+    path = _danco_cache_path(cache_dir, cal["N"], cal["k"], seed)
+    if path is None or load_danco_calibration(cache_dir, cal["N"], cal["k"], cal["maxdim"], seed) is not None:
+        return
+    entries = [{key: float(v) for key, v in e.items()} for e in cal["calibration_data"]]
+    out = {"k": int(cal["k"]), "N": int(cal["N"]), "maxdim": int(cal["maxdim"]), "calibration_data": entries}
+    with atomic_write(path, "w") as f:
+        json.dump(out, f)
+
+
 def _neighbours_seconds(n, d, k, n_exact=32):
     """Predicted seconds of :func:`nearest_neighbours`: the faiss search and the exact float64 columns."""
     return _knn_seconds(n, d) + n * min(k, n_exact + _MARGIN) * d * 1.5e-9 + n * k * 2e-8
 
 
-def predict_seconds(name, n, d, params=None, n_neighbors=None):
+def predict_seconds(name, n, d, params=None, n_neighbors=None, calibration_cached=False):
     """Predicted wall time (s) of one estimator's fast path on ``n`` points in ``d`` dimensions.
 
     On an idle 2-core machine; excludes the shared neighbour search (:func:`_knn_seconds`).
@@ -921,6 +980,8 @@ def predict_seconds(name, n, d, params=None, n_neighbors=None):
         The estimator's parameters (PH's ``nsteps``/``subsamples``/ranges, DANCo's ``D``/``k``).
     n_neighbors : int, optional
         Neighbourhood of the local estimators.
+    calibration_cached : bool
+        DANCo's simulated calibration is in the cache (then only the data part is predicted).
 
     Returns
     -------
@@ -949,7 +1010,7 @@ def predict_seconds(name, n, d, params=None, n_neighbors=None):
             N = min(n, DANCO_FIT_MAX_N)
             return 0.3 + 0.005 * min(d, DANCO_FIT_MAX_D) + _knn_seconds(N, d) + N * kk * kk * d * 1e-9
         data = 0.3 + n * kk * kk * d * 1e-9
-        if p.get("ver", "DANCo") != "DANCo":
+        if p.get("ver", "DANCo") != "DANCo" or calibration_cached:
             return data
         D = int(p.get("D") or d)
         # simulated calibration: a hyperball of n points in each dimension 1..D, searched exactly
@@ -1013,7 +1074,7 @@ def _check_params(name, p):
 
 
 # --------------------------------------------------------------------------- running one estimator
-def _run_fast(name, X, nb, p, k_local, random_state):
+def _run_fast(name, X, nb, p, k_local, random_state, cache_dir=None):
     """Fast path of one estimator: returns (dimension, pointwise or None, notes)."""
     sid = _skdim().id
     notes = []
@@ -1044,7 +1105,13 @@ def _run_fast(name, X, nb, p, k_local, random_state):
             est = sid.MiND_ML(**p).fit(X)
     elif name == "DANCo":
         with _patched(sid._DANCo, get_nn=_neighbour_lookup(X, nb)):
-            est = _fast("DANCo")(**p).fit(X)
+            est = _fast("DANCo")(**p)
+            est._cache_dir = cache_dir
+            est.fit(X)
+        if est._cal_cached:
+            notes.append("simulated calibration read from the cache (same N, k, D and seed)")
+        elif p.get("ver", "DANCo") == "DANCo":
+            save_danco_calibration(cache_dir, est.calibration_data_, est._D, est.random_state)
     elif name == "DANCoFit":
         Xs = X
         if n > DANCO_FIT_MAX_N:
@@ -1166,7 +1233,8 @@ def _one_line(e):
 
 # --------------------------------------------------------------------------- public API
 def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=None, random_state=0, fast=True,
-                deduplicate=True, neighbours=None, return_pointwise=False, verbose=False):
+                deduplicate=True, neighbours=None, return_pointwise=False, cache_dir=DANCO_CACHE_DIR,
+                verbose=False):
     """Global intrinsic dimension by every (or the chosen) scikit-dimension estimator.
 
     Parameters
@@ -1205,6 +1273,11 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         columns, to share them with other calls (e.g. :func:`local_id`).
     return_pointwise : bool
         Also return the pointwise estimates of the local estimators that ran (see :func:`local_id`).
+    cache_dir : path or None
+        Where DANCo's simulated calibration is cached (:data:`DANCO_CACHE_DIR`; None: no
+        cache). The calibration depends on the number of rows, ``k``, ``D`` and the seed only,
+        so a cached one gives identical estimates and removes most of DANCo's time; the budget
+        prediction knows whether it is cached.
     verbose : bool
         tqdm progress over estimators (and of the neighbour search).
 
@@ -1256,7 +1329,9 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         p = _params_for(name, params, random_state)
         _check_params(name, p)
         k_local = _local_k(name, n_neighbors, n) if name in _LOCAL_DEFAULT_K else None
-        pred = predict_seconds(name, n, d, p, n_neighbors) if fast else float("nan")
+        cached = (fast and name == "DANCo" and load_danco_calibration(
+            cache_dir, n, int(p.get("k", 10)), int(p.get("D") or d), p.get("random_state")) is not None)
+        pred = predict_seconds(name, n, d, p, n_neighbors, calibration_cached=cached) if fast else float("nan")
         skip = fast and budget_s is not None and pred > budget_s
         plan.append((name, p, k_local, pred, skip))
 
@@ -1298,7 +1373,7 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
                     contextlib.redirect_stdout(_Sink()) as out, _single_thread_blas():
                 warnings.simplefilter("always")
                 if fast:
-                    dim, pw, notes = _run_fast(name, X, nb, p, k_local, random_state)
+                    dim, pw, notes = _run_fast(name, X, nb, p, k_local, random_state, cache_dir)
                 else:
                     dim, pw, notes = _run_plain(name, X, p, k_local)
             row["dimension"] = float(np.ravel(dim)[0]) if np.size(dim) else float("nan")

@@ -274,3 +274,25 @@ def test_cli_prints_and_writes_the_table_atomically(tmp_path, capsys):
     assert main(["intrinsic-dim", "ball-id10-in64", "--estimators", "nope"]) == 2
     assert "unknown intrinsic-dimension estimator 'nope'" in capsys.readouterr().err
     assert main(["intrinsic-dim", "ball-id10-in64", "--out", str(tmp_path / "x.txt")]) == 2
+
+
+def test_danco_calibration_cache_gives_identical_estimates(ball64, tmp_path):
+    """The simulated calibration depends on N, k, D and the seed only: cached, it changes nothing."""
+    p = {"DANCo": {"D": 12}}
+    cold = estimate_id(ball64, ["DANCo"], params=p, cache_dir=tmp_path).iloc[0]
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and "N300-k10-seed0" in files[0].name
+    warm = estimate_id(ball64, ["DANCo"], params=p, cache_dir=tmp_path).iloc[0]
+    assert warm["dimension"] == cold["dimension"]
+    assert "read from the cache" in warm["note"] and "read from the cache" not in str(cold["note"])
+    # a calibration up to D=12 serves D=8 exactly (entry j depends on the draws for 1..j only)
+    small = estimate_id(ball64, ["DANCo"], params={"DANCo": {"D": 8}}, cache_dir=tmp_path).iloc[0]
+    fresh = estimate_id(ball64, ["DANCo"], params={"DANCo": {"D": 8}}, cache_dir=None).iloc[0]
+    assert "read from the cache" in small["note"] and small["dimension"] == fresh["dimension"]
+    # ...but not a larger D, and another seed has its own entry
+    assert "read from the cache" not in str(estimate_id(ball64, ["DANCo"], params={"DANCo": {"D": 14}},
+                                                        cache_dir=tmp_path).iloc[0]["note"])
+    estimate_id(ball64, ["DANCo"], params=p, cache_dir=tmp_path, random_state=1)
+    assert len(list(tmp_path.glob("*seed1*"))) == 1
+    # the budget prediction knows: a cached calibration is cheap even at 100k rows
+    assert idm.predict_seconds("DANCo", 100_000, 128, calibration_cached=True) < 60
