@@ -12,7 +12,7 @@ Example::
     rae-explore intrinsic-dim manifold-id32-in128 --n-samples 100000 --estimators MLE TwoNN TLE
 """
 
-import json
+from . import json_object_option
 
 
 def register(sub):
@@ -65,11 +65,8 @@ def run(args):
     from ..datasets import load_dataset
     from ..intrinsic_dim import estimate_id, local_id
 
-    try:
-        params = json.loads(args.params)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--params is not valid JSON ({e}); example: '{{\"DANCo\": {{\"D\": 40}}}}'") from None
-    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+    params = json_object_option(args.params, "--params", '\'{"DANCo": {"D": 40}}\'')
+    if not all(isinstance(v, dict) for v in params.values()):
         raise ValueError(f"--params must be a JSON object estimator -> {{param: value}}, got {args.params!r}")
     if args.budget < 0:
         raise ValueError(f"--budget must be >= 0 (0 = no budget), got {args.budget}")

@@ -6,7 +6,7 @@ previous run of the same file), and ``rae-explore pipeline table results.jsonl``
 autoencoder paper's table from it.
 """
 
-import json
+from . import json_object_option
 
 
 def _kv(text):
@@ -61,10 +61,7 @@ def register(sub):
 def run(args):
     from ..pipelines import expand_grid, run_grid
 
-    try:
-        reducer_params = json.loads(args.reducer_params)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--reducer-params is not valid JSON ({e}): {args.reducer_params!r}") from None
+    reducer_params = json_object_option(args.reducer_params, "--reducer-params", '\'{"rae": {"alpha": 1e-6}}\'')
     reducers = [None if r.lower() == "none" else r for r in args.reducers]
     dataset_params = {"seed": args.seed}
     if args.n_samples:

@@ -10,7 +10,7 @@ Example::
         --params '{"rae": [{"alpha": 0}, {"alpha": 1e-7}], "rp": {"kind": "sparse"}}' --out results/sift5k.csv
 """
 
-import json
+from . import json_object_option
 
 
 def register(sub):
@@ -33,12 +33,7 @@ def register(sub):
 def run(args):
     from ..evaluate import sweep
 
-    try:
-        params = json.loads(args.params)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--params is not valid JSON ({e}); example: '{{\"rae\": [{{\"alpha\": 1e-7}}]}}'") from None
-    if not isinstance(params, dict):
-        raise ValueError(f"--params must be a JSON object (method -> params), got {args.params!r}")
+    params = json_object_option(args.params, "--params", '\'{"rae": [{"alpha": 1e-7}]}\' (method -> params)')
     unknown = set(params) - set(args.methods)
     if unknown:
         raise ValueError(f"--params names methods not in --methods: {sorted(unknown)}")
