@@ -27,11 +27,9 @@ always normalise).
 :func:`sweep` runs a grid of configurations. Each configuration is a small picklable dict and
 :func:`run_config` turns one into one row, so the grid can be mapped over any executor
 (``concurrent.futures``, a Dask client's ``map``...). Results are written atomically after
-each row and a rerun skips the configurations already in the file.
+each row and a rerun skips the configurations already in the file (:mod:`rae_explore.tasks`).
 """
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -40,26 +38,12 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import recall_n_at_m, top_k_accuracy
+from .tasks import config_id, params_json, run_tasks
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KS = (1, 5, 10, 20, 50)
 DEFAULT_RECALLS = ((1, 1), (1, 10), (1, 100))
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, (np.ndarray,)):
-        return o.tolist()
-    return repr(o)
-
-
-def params_json(params):
-    """Stable JSON string of a params dict (sorted keys; non-JSON values by ``repr``)."""
-    return json.dumps(params, sort_keys=True, default=_json_default)
 
 
 def _resolve_dataset(dataset, metric, dataset_kwargs=None):
@@ -212,11 +196,6 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
 
 
 # ================================================================================== sweeps
-def config_id(config):
-    """Short stable hash of a configuration dict (what makes two runs "the same")."""
-    return hashlib.sha1(params_json(config).encode()).hexdigest()[:16]
-
-
 def sweep_configs(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, metric=None, seeds=(0,),
                   self_eval=False, dataset_kwargs=None):
     """The grid of a :func:`sweep` as a list of small picklable configuration dicts.
@@ -310,31 +289,8 @@ def run_config(config):
     return row
 
 
-def _read_results(path):
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        return pd.DataFrame()
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
-
-
-def _write_results(df, path):
-    from .formats import atomic_write
-
-    path = Path(path)
-    if path.suffix == ".parquet":
-        with atomic_write(path, "wb") as f:
-            df.to_parquet(f, index=False)
-    else:
-        with atomic_write(path, "w") as f:
-            df.to_csv(f, index=False)
-
-
 def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, metric=None, seeds=(0,),
-          self_eval=False, dataset_kwargs=None, results_path=None, executor=None, verbose=False):
+          self_eval=False, dataset_kwargs=None, results_path=None, executor=None, errors="raise", verbose=False):
     """Evaluate every (method, params, dimension, seed) of a grid; a DataFrame of :func:`evaluate` rows.
 
     Parameters
@@ -344,15 +300,16 @@ def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, met
     ks, recalls, metric, self_eval
         See :func:`evaluate`.
     results_path : path, optional
-        ``.csv`` (or ``.parquet``) file. Rewritten atomically after every finished row; if it
-        already exists, configurations whose ``config_id`` it holds are skipped (resume).
+        ``.csv``, ``.parquet`` or ``.jsonl`` file. Rewritten atomically after every finished row;
+        if it already exists, configurations whose ``config_id`` it holds with status "ok" are
+        skipped (resume).
     executor : object with ``map(fn, iterable)``, optional
-        E.g. a ``concurrent.futures.ProcessPoolExecutor`` or a Dask client's
-        ``client.get_executor()``; default: run in this process. :func:`run_config` is the
-        mapped function; if ``map`` yields futures (``dask.distributed.Client.map``), their
-        ``result()`` is taken in order. Give process pools a ``"spawn"`` (or
-        ``"forkserver"``) context: forking a process whose OpenMP/BLAS thread pools have run
-        (torch, faiss, numpy) can deadlock the children.
+        E.g. a ``concurrent.futures.ProcessPoolExecutor`` (with a ``"spawn"`` context) or a Dask
+        client's ``client.get_executor()``; default: run in this process. :func:`run_config` is
+        the mapped function. See :func:`rae_explore.tasks.run_tasks`.
+    errors : {"raise", "record"}
+        "record" turns a configuration that fails into a row with ``status="error"`` and its
+        message, and goes on.
     verbose : bool
         tqdm progress bar over configurations.
 
@@ -369,22 +326,6 @@ def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, met
 
     configs = sweep_configs(methods, dims, dataset, ks=ks, recalls=recalls, metric=metric, seeds=seeds,
                             self_eval=self_eval, dataset_kwargs=dataset_kwargs)
-    done = _read_results(results_path) if results_path is not None else pd.DataFrame()
-    done_ids = set(done["config_id"]) if "config_id" in done else set()
-    todo = [c for c in configs if c["config_id"] not in done_ids]
-    if done_ids:
-        logger.info("resuming: %d of %d configurations already in %s", len(configs) - len(todo), len(configs),
-                    results_path)
-    rows = done.to_dict("records") if len(done) else []
-    results = executor.map(run_config, todo) if executor is not None else map(run_config, todo)
-    if verbose:
-        from tqdm.auto import tqdm
-
-        results = tqdm(results, total=len(todo), desc="sweep", unit="config")
-    for row in results:
-        if not isinstance(row, dict) and callable(getattr(row, "result", None)):
-            row = row.result()  # a future
-        rows.append(row)
-        if results_path is not None:
-            _write_results(pd.DataFrame(rows), results_path)
+    rows = run_tasks(run_config, configs, results_path, errors=errors, executor=executor, verbose=verbose,
+                     desc="sweep")
     return pd.DataFrame(rows)

@@ -48,7 +48,6 @@ Examples
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -60,8 +59,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .formats import atomic_write
 from .metrics import recall_n_at_m
+from .tasks import read_rows, run_tasks, task_id
 from .validation import as_float32, check_k, check_metric, check_same_dim
 
 logger = logging.getLogger(__name__)
@@ -927,11 +926,6 @@ def expand_grid(dataset, reducers=(None,), dims=(), indexes=("Flat",), *, datase
     return configs
 
 
-def config_id(config):
-    """A stable short id of a config (sha1 of its sorted JSON)."""
-    return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 @functools.lru_cache(maxsize=2)
 def _cached_dataset(name, params_json, k_gt):
     from .datasets import load_dataset
@@ -972,7 +966,7 @@ def run_task(config):
         rows = sweep_pipeline(ds, cfg["index"], reducer, sweep=cfg["sweep"], **common)
     else:
         rows = [evaluate_pipeline(ds, cfg["index"], reducer, search_params=cfg.get("search_params"), **common)]
-    cid = config_id(config)
+    cid = task_id(config)
     return [dict(r, config_id=cid, status="ok") for r in rows]
 
 
@@ -983,15 +977,10 @@ def load_results(path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no results file at {path}; run run_grid(configs, {str(path)!r}) first")
-    return pd.DataFrame(_read_rows(path))
+    return pd.DataFrame(read_rows(path))
 
 
-def _read_rows(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def run_grid(configs, out, *, resume=True, errors="record", verbose=False):
+def run_grid(configs, out, *, resume=True, errors="record", executor=None, verbose=False):
     """Run configs with :func:`run_task`, rewriting ``out`` (JSON lines) atomically after each one.
 
     Parameters
@@ -999,12 +988,15 @@ def run_grid(configs, out, *, resume=True, errors="record", verbose=False):
     configs : list of dict
         From :func:`expand_grid`.
     out : path
-        Results file (``.jsonl``). Written through :func:`rae_explore.formats.atomic_write`, so an
-        interrupted run leaves the last complete version.
+        Results file (``.jsonl``; ``.csv`` and ``.parquet`` work too). Written through
+        :func:`rae_explore.formats.atomic_write`, so an interrupted run leaves the last complete
+        version.
     resume : bool
         Skip configs whose rows (status "ok") are already in ``out``; failed ones are retried.
     errors : {"record", "raise"}
         "record" writes one row with ``status="error"`` and the message, then continues.
+    executor : object with ``map(fn, iterable)``, optional
+        A process pool (``"spawn"`` context) or a Dask client's executor; default: this process.
     verbose : bool
         tqdm progress over configs.
 
@@ -1015,34 +1007,8 @@ def run_grid(configs, out, *, resume=True, errors="record", verbose=False):
     """
     import pandas as pd
 
-    if errors not in ("record", "raise"):
-        raise ValueError(f"errors must be 'record' or 'raise', got {errors!r}")
-    out = Path(out)
-    rows = _read_rows(out) if resume and out.exists() else []
-    done = {r["config_id"] for r in rows if r.get("status") == "ok"}
-    todo = [c for c in configs if config_id(c) not in done]
-    logger.info("run_grid: %d configs, %d already done, %d to run", len(configs), len(configs) - len(todo), len(todo))
-    it = todo
-    if verbose:
-        from tqdm.auto import tqdm
-
-        it = tqdm(todo, desc="pipelines", unit="config")
-    for cfg in it:
-        cid = config_id(cfg)
-        rows = [r for r in rows if r.get("config_id") != cid]  # drop an earlier error row
-        try:
-            new = run_task(cfg)
-        except (ValueError, TypeError, RuntimeError, ImportError, MemoryError) as e:
-            if errors == "raise":
-                raise
-            logger.warning("config %s (%s %s) failed: %s", cid, cfg.get("reducer"), cfg.get("index"), e)
-            new = [{"config_id": cid, "status": "error", "error": f"{type(e).__name__}: {e}",
-                    "dataset": cfg.get("dataset"), "reducer": cfg.get("reducer") or "none",
-                    "n_components": cfg.get("n_components"), "index": cfg.get("index")}]
-        rows.extend(new)
-        with atomic_write(out, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r, default=str) + "\n")
+    rows = run_tasks(run_task, configs, out, resume=resume, errors=errors, executor=executor, verbose=verbose,
+                     desc="pipelines")
     return pd.DataFrame(rows)
 
 
