@@ -104,3 +104,17 @@ def test_sweep_command_writes_and_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sweep", "digits", "--methods", "pca", "--dims", "4", "--params", "[1]", "--out", str(out)]) == 2
     assert "JSON object" in capsys.readouterr().err
+
+
+def test_sweep_command_records_a_failing_configuration_and_goes_on(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "s.csv"
+    argv = ["sweep", "digits", "--methods", "pca", "--dims", "4", "100", "--ks", "1", "--out", str(out)]
+    assert main(argv) == 1
+    printed = capsys.readouterr().out
+    assert "failed: pca n_components=100" in printed and "1 failed" in printed
+    df = pd.read_csv(out)
+    assert list(df["status"]) == ["ok", "error"] and df.loc[0, "n_components"] == 4
+    assert main(argv + ["--errors", "raise"]) == 2  # the failed one is retried, and now stops the run
+    assert "n_components" in capsys.readouterr().err

@@ -26,7 +26,10 @@ def register(sub):
     p.add_argument("--metric", choices=["l2", "ip", "cosine"], help="override the dataset's metric")
     p.add_argument("--n-samples", type=int, help="rows to keep before the 90/10 split")
     p.add_argument("--self-eval", action="store_true", help="also the reference's in-sample 'train' accuracy")
-    p.add_argument("--out", required=True, help="results .csv (or .parquet), written atomically; resumed if present")
+    p.add_argument("--out", required=True,
+                   help="results .csv (or .parquet, .jsonl), written atomically; resumed if present")
+    p.add_argument("--errors", choices=["record", "raise"], default="record",
+                   help="record a failing configuration as an error row and go on (default), or stop")
     p.set_defaults(func=run)
 
 
@@ -40,8 +43,14 @@ def run(args):
     methods = {m: params.get(m, {}) for m in args.methods}
     dk = {"n_samples": args.n_samples} if args.n_samples else {}
     df = sweep(methods, args.dims, args.dataset, ks=args.ks, metric=args.metric, seeds=args.seeds,
-               self_eval=args.self_eval, dataset_kwargs=dk, results_path=args.out, verbose=args.verbose)
-    cols = ["method", "n_components", "seed"] + [c for c in df.columns if c.startswith("top_k@")] + ["fit_s"]
-    print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"{len(df)} rows -> {args.out}")
-    return 0
+               self_eval=args.self_eval, dataset_kwargs=dk, results_path=args.out, errors=args.errors,
+               verbose=args.verbose)
+    failed = df[df["status"] == "error"]
+    ok = df[df["status"] == "ok"]
+    if len(ok):
+        cols = ["method", "n_components", "seed"] + [c for c in ok.columns if c.startswith("top_k@")] + ["fit_s"]
+        print(ok[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for _, r in failed.iterrows():
+        print(f"failed: {r['method']} n_components={r['n_components']} seed={r['seed']}: {r['error']}")
+    print(f"{len(df)} rows -> {args.out}" + (f"; {len(failed)} failed" if len(failed) else ""))
+    return 1 if len(failed) else 0
