@@ -31,7 +31,7 @@ COMPARED = tuple(e for e in ALL if e != "PH")
 
 
 def _data(name, n, seed=0):
-    from rae_explore.datasets import load_dataset
+    from rae_explore.data.datasets import load_dataset
 
     ds = load_dataset(name, n_samples=n, seed=seed)
     return np.ascontiguousarray(np.concatenate([ds.xb, ds.xq]), dtype=np.float32)
@@ -41,7 +41,7 @@ def _child(spec, out_path):
     """Runs in the subprocess: one estimate_id call, results to ``out_path`` as JSON."""
     import resource
 
-    from rae_explore.intrinsic_dim import estimate_id
+    from rae_explore.intrinsic.estimate import estimate_id
 
     X = _data(spec["dataset"], spec["n"])
     if spec.get("warm"):  # import torch/numba/skdim outside the timed call, as a long-lived session would

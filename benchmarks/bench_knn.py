@@ -31,7 +31,7 @@ def _median_time(fn, repeat):
 def speed(nb=100_000, nq=1_000, d=128, k=100, repeat=5):
     import faiss
 
-    from rae_explore.knn import ground_truth
+    from rae_explore.neighbors.knn import ground_truth
 
     rng = np.random.default_rng(0)
     xb = rng.standard_normal((nb, d), dtype=np.float32)
@@ -58,7 +58,7 @@ def speed(nb=100_000, nq=1_000, d=128, k=100, repeat=5):
 
 
 def _make_bvecs(path, n, d, block=200_000):
-    from rae_explore.formats import _record_dtype
+    from rae_explore.data.formats import _record_dtype
 
     rng = np.random.default_rng(1)
     rec = np.empty(block, dtype=_record_dtype(d, np.uint8))
@@ -73,8 +73,8 @@ def _make_bvecs(path, n, d, block=200_000):
 _CHILD = r"""
 import json, resource, sys, time
 import numpy as np
-from rae_explore.formats import mmap_vecs
-from rae_explore.knn import ground_truth
+from rae_explore.data.formats import mmap_vecs
+from rae_explore.neighbors.knn import ground_truth
 path, block_mib = sys.argv[1], int(sys.argv[2])
 xb = mmap_vecs(path)
 xq = np.array(xb[:1000], dtype=np.float32) + 0.5

@@ -30,24 +30,28 @@ def _variants(quick):
 
 
 def _build_time(ds, index, reduction, reducer, n_components):
-    from rae_explore import pipelines as pl
+    from rae_explore.index import build_pipeline
 
-    pipe = pl.build_pipeline(ds, index, reducer, n_components=n_components, n_threads=1, _reduction=reduction)
+    if reduction is not None:  # a FittedReduction carries its reducer and dimension
+        reducer, n_components = reduction, None
+    pipe = build_pipeline(ds, index, reducer, n_components=n_components, n_threads=1)
     return pipe.timings_["train_time_s"] + pipe.timings_["add_time_s"]
 
 
 def run(quick=False):
-    from rae_explore import pipelines as pl
-    from rae_explore.datasets import load_dataset
+    from rae_explore.data import load_dataset
+    from rae_explore.index import evaluate_pipeline
+    from rae_explore.index.pipeline import fit_reduction
 
     ds = load_dataset(DATASET, seed=0, n_samples=3000 if quick else None).with_ground_truth(10)
-    xb = pl._normalized(ds.xb)  # cosine: reducers see unit vectors, as in the pipelines
+    ds = ds.prepared()  # cosine: reducers see unit vectors, as in the pipelines
+    xb = ds.xb
     indexes = {"HNSW32": {"efSearch": EF}} if quick else {"HNSW32": {"efSearch": EF}, "NSG32": {"search_L": EF}}
     repeat = 3  # builds per variant and index (cheap in quick mode: 2,700 vectors)
     reductions = {}
     for red, frac in _variants(quick):
         nc = int(ds.d * frac)
-        reductions[(red, nc)] = pl.fit_reduction(xb, None, red, nc, {}, 0, ds.metric)
+        reductions[(red, nc)] = fit_reduction(xb, None, red, nc, {}, 0, ds.metric)
     variants = {"uncompressed": (None, None, None)}
     variants.update({f"{red}-{nc}": (reduction, red, nc) for (red, nc), reduction in reductions.items()})
     out = []
@@ -56,9 +60,10 @@ def run(quick=False):
         # interleaved across variants so that noise from other jobs on the machine hits all of them alike
         rows, times = {}, {v: [] for v in variants}
         for v, (reduction, red, nc) in variants.items():
-            rows[v] = pl.evaluate_pipeline(ds, index, red, n_components=nc, search_params=sp,
-                                           recalls=[(1, 1), (10, 10)], rerank_k=100, n_threads=1, random_state=0,
-                                           n_single=50, _reduction=reduction)
+            rows[v] = evaluate_pipeline(ds, index, reduction if reduction is not None else red,
+                                        n_components=None if reduction is not None else nc, search_params=sp,
+                                        recalls=[(1, 1), (10, 10)], rerank_k=100, n_threads=1, random_state=0,
+                                        n_single=50)
             times[v].append(rows[v]["build_time_s"])
         for _ in range(repeat - 1):
             for v, (reduction, red, nc) in variants.items():

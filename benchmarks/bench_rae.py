@@ -15,7 +15,7 @@ vectors and evaluates on normalised ones; ours trains on normalised ones).
 
 Ours:
 - ``RAE(solver="adam")`` with the same configuration (3,000 steps of batch 128) through
-  ``rae_explore.training.fit_torch`` (no DataLoader);
+  ``rae_explore.reducers.neural.training.fit_torch`` (no DataLoader);
 - ``RAE(init="closed_form", steps=300)``: warm start at the penalty="all" optimum, then 300 Adam steps;
 - ``RAE(solver="closed_form")``: the optimum itself (one d x d eigendecomposition).
 
@@ -77,8 +77,8 @@ def _reference_fit(X, m, weight_decay, steps=3000, batch_size=128, lr=1e-3, seed
 
 
 def _top_k(encode, ds, metric, ks=(1, 10, 50)):
-    from rae_explore.knn import knn_search
-    from rae_explore.metrics import top_k_accuracy
+    from rae_explore.neighbors.knn import knn_search
+    from rae_explore.neighbors.metrics import top_k_accuracy
 
     gt = knn_search(ds.xq, ds.xb, max(ks), metric)[1]
     I = knn_search(encode(ds.xq), encode(ds.xb), max(ks), metric)[1]
@@ -93,8 +93,8 @@ def compare(metric="l2", m=64, alpha=1e-7, steps=3000, warm_steps=300, repeat=5)
     import torch
     from threadpoolctl import threadpool_limits
 
-    from rae_explore.datasets import load_dataset
-    from rae_explore.rae import RAE
+    from rae_explore.data.datasets import load_dataset
+    from rae_explore.reducers.rae import RAE
 
     ds = load_dataset("sift5k", seed=0)
     X = np.asarray(ds.xb, dtype=np.float32)
@@ -140,7 +140,7 @@ def compare(metric="l2", m=64, alpha=1e-7, steps=3000, warm_steps=300, repeat=5)
         return enc
 
     accs = {name: _top_k(encoder(mdl), ds_eval, metric) for name, mdl in models.items()}
-    from rae_explore.metrics import condition_number
+    from rae_explore.reducers.diagnostics import condition_number
 
     conds = {name: (mdl.condition_number_ if isinstance(mdl, RAE) else condition_number(mdl[0].weight))
              for name, mdl in models.items()}

@@ -1,41 +1,41 @@
-"""rae_explore: how far can embedding vectors be compressed before their nearest neighbours are lost?"""
+"""rae_explore: how far can embedding vectors be compressed before their nearest neighbours are lost?
 
-from .datasets import DATASETS, Dataset, load_dataset, split_base_queries, synthetic
-from .knn import ground_truth, knn_search
-from .metrics import recall_n_at_m, top_k_accuracy
-from .reducers import REDUCERS, make_reducer
-from .rae import RAE
-from .evaluate import evaluate, sweep
-from .pipelines import IndexPipeline, evaluate_pipeline, expand_grid, pareto_frontier, run_grid, sweep_pipeline
-from .batch import run_report
-from .intrinsic_dim import estimate_id
-from .dimension_knee import recommend_dim
+The public names below load on first use (PEP 562), so ``import rae_explore`` stays light:
+scikit-learn, torch, faiss and plotly are imported by the subpackage that needs them, when it
+is first used. The subpackages, bottom to top: :mod:`~rae_explore.data`,
+:mod:`~rae_explore.neighbors`, :mod:`~rae_explore.reducers`, :mod:`~rae_explore.intrinsic`,
+:mod:`~rae_explore.index`, :mod:`~rae_explore.experiments`, :mod:`~rae_explore.report`,
+:mod:`~rae_explore.cli`.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "IndexPipeline",
-    "evaluate_pipeline",
-    "expand_grid",
-    "pareto_frontier",
-    "run_grid",
-    "sweep_pipeline",
-    "run_report",
-    "estimate_id",
-    "recommend_dim",
-    "RAE",
-    "REDUCERS",
-    "evaluate",
-    "make_reducer",
-    "recall_n_at_m",
-    "sweep",
-    "top_k_accuracy",
-    "DATASETS",
-    "Dataset",
-    "ground_truth",
-    "knn_search",
-    "load_dataset",
-    "split_base_queries",
-    "synthetic",
-    "__version__",
-]
+# public name -> subpackage that defines it
+_LAZY = {
+    "DATASETS": "data", "Dataset": "data", "load_dataset": "data", "split_base_queries": "data",
+    "synthetic": "data",
+    "ground_truth": "neighbors", "knn_search": "neighbors", "recall_n_at_m": "neighbors",
+    "top_k_accuracy": "neighbors",
+    "REDUCERS": "reducers", "make_reducer": "reducers", "RAE": "reducers",
+    "estimate_id": "intrinsic",
+    "IndexPipeline": "index", "evaluate_pipeline": "index", "sweep_pipeline": "index", "pareto_frontier": "index",
+    "evaluate": "experiments", "sweep": "experiments", "pipeline_configs": "experiments", "expand_grid": "experiments",
+    "run_grid": "experiments", "recommend_dim": "experiments",
+    "run_report": "report",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

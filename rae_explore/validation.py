@@ -1,16 +1,20 @@
-"""Input checks shared by loaders, k-NN, reducers and metrics.
+"""Input checks shared by loaders, k-NN, reducers, intrinsic dimension and metrics.
 
 Every check raises ``ValueError``/``TypeError`` naming the argument, what was received and
-what was expected, so a user can fix the call without reading the source.
+what was expected, so a user can fix the call without reading the source. The messages for
+malformed arrays follow scikit-learn's wording (its estimator checks look for it).
 """
+
+import numbers
 
 import numpy as np
 
 METRICS = ("l2", "ip", "cosine")
 
 
-def as_float32(x, name="X", *, allow_mmap=False, check_finite=True):
-    """Return ``x`` as a C-contiguous float32 2-d array, checked for shape and finiteness.
+def as_float32(x, name="X", *, allow_mmap=False, check_finite=True, keep_float64=False, min_samples=1,
+               min_features=1):
+    """Return ``x`` as a C-contiguous float 2-d array, checked for type, shape and finiteness.
 
     Parameters
     ----------
@@ -22,20 +26,46 @@ def as_float32(x, name="X", *, allow_mmap=False, check_finite=True):
         (no copy, no finiteness scan: the scan would read the whole file).
     check_finite : bool
         Raise on NaN or inf.
+    keep_float64 : bool
+        Return float64 input as float64 (everything else becomes float32).
+    min_samples, min_features : int
+        Fewest rows and columns accepted.
 
     Returns
     -------
-    ndarray, float32, shape (n, d)
+    ndarray, float32 (or float64 with ``keep_float64``), shape (n, d)
+
+    Raises
+    ------
+    TypeError
+        Sparse matrices, non-numeric dtypes.
+    ValueError
+        Complex values, not 2-d, fewer than ``min_samples`` rows or ``min_features`` columns, NaN/inf.
     """
     if isinstance(x, np.memmap) and allow_mmap and x.dtype == np.float32 and x.flags.c_contiguous:
         check_2d(x, name)
         return x
+    if hasattr(x, "tocsr") and hasattr(x, "nnz"):  # scipy.sparse, without importing scipy
+        raise TypeError(f"{name} is a sparse matrix; densify it first ({name}.toarray())")
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         x = np.asarray(x)
+    if x.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} must hold real numbers, got dtype {x.dtype}")
+    if x.dtype.kind == "O":
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{name} must hold numbers, got an object array that does not convert: {e}") from None
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}; convert it with np.asarray(..., dtype=np.float32)")
     check_2d(x, name)
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    n, d = x.shape
+    if n < min_samples:
+        raise ValueError(f"{name} has {n} sample(s) (shape={x.shape}) while a minimum of {min_samples} is required.")
+    if d < min_features:
+        raise ValueError(f"{name} has {d} feature(s) (shape={x.shape}) while a minimum of {min_features} is required.")
+    dtype = np.float64 if keep_float64 and x.dtype == np.float64 else np.float32
+    x = np.ascontiguousarray(x, dtype=dtype)
     if check_finite:
         assert_finite(x, name)
     return x
@@ -44,10 +74,15 @@ def as_float32(x, name="X", *, allow_mmap=False, check_finite=True):
 def check_2d(x, name="X"):
     """Raise ValueError unless ``x`` is 2-d with at least one row and one column."""
     if x.ndim != 2:
-        hint = " (a single vector? use x.reshape(1, -1))" if x.ndim == 1 else ""
+        hint = ""
+        if x.ndim == 1:
+            hint = (". Reshape your data with x.reshape(1, -1) for a single vector or x.reshape(-1, 1) for a "
+                    "single feature")
         raise ValueError(f"{name} must be a 2-d array (n_samples, n_features), got shape {x.shape}{hint}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {x.shape}; it needs at least one row and one column")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={x.shape}) while a minimum of 1 is required.")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} has 0 sample(s) (shape={x.shape}) while a minimum of 1 is required.")
 
 
 def assert_finite(x, name="X", offset=0):
@@ -61,6 +96,37 @@ def assert_finite(x, name="X", offset=0):
             f"{name} contains NaN or inf in {bad.size} row(s), first at row {int(bad[0]) + offset}; "
             "drop or impute those rows before calling (e.g. x[np.isfinite(x).all(axis=1)])"
         )
+
+
+def check_int(value, name, *, low=None, high=None):
+    """Return ``value`` as an int if it is an integer (not a bool) in ``[low, high]``.
+
+    Raises
+    ------
+    TypeError
+        Not an integer.
+    ValueError
+        Outside ``[low, high]``; the message names the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        if high is None:
+            rng = f">= {low}"
+        elif low is None:
+            rng = f"<= {high}"
+        else:
+            rng = f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {rng}, got {value}")
+    return value
+
+
+def check_positive_int(value, name):
+    """``check_int(value, name, low=1)``, raising ValueError for a non-integer too (parameter checks)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def check_metric(metric):
@@ -80,11 +146,10 @@ def check_same_dim(xq, xb, names=("xq", "xb")):
 
 
 def check_k(k, n, name="k", what="base vectors"):
-    """Raise ValueError unless ``1 <= k <= n``."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {k!r}")
+    """Raise unless ``1 <= k <= n``: TypeError for a non-integer, ValueError out of range."""
+    k = check_int(k, name)
     if k < 1:
         raise ValueError(f"{name} must be >= 1, got {k}")
     if k > n:
         raise ValueError(f"{name}={k} is larger than the number of {what} ({n}); use {name} <= {n} or a larger base")
-    return int(k)
+    return k

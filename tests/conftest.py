@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from rae_explore.datasets import load_dataset, synthetic
+from rae_explore.data.datasets import load_dataset
+from rae_explore.data.synthetic import synthetic
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from rae_explore.autoencoders import (LinearAutoencoder, MLPAutoencoder, make_autoencoder, reconstruction_loss,
-                                      train_autoencoder)
-from rae_explore.datasets import synthetic
+from rae_explore.reducers.neural.autoencoders import LinearAutoencoder, MLPAutoencoder, make_autoencoder, reconstruction_loss, train_autoencoder
+from rae_explore.data.synthetic import synthetic
 
 
 @pytest.fixture(scope="module")

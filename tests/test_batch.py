@@ -10,7 +10,8 @@ import re
 import nbformat
 import pytest
 
-from rae_explore import batch
+from rae_explore.experiments.executors import TimeBudget
+from rae_explore.report import batch
 from rae_explore.cli import main
 
 
@@ -21,7 +22,7 @@ def _toy_notebook(path, extra_source=""):
         nbformat.v4.new_markdown_cell("# Toy report"),
         nbformat.v4.new_code_cell("n = 3\nfail = False\nlabel = 'a'\nsizes = [1, 2]",
                                   metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("from rae_explore import plots\nimport plotly.graph_objects as go\n"
+        nbformat.v4.new_code_cell("from rae_explore.report import plots\nimport plotly.graph_objects as go\n"
                                   "plots.init_notebook()"),
         nbformat.v4.new_code_cell("if fail:\n    raise RuntimeError('asked to fail')\n"
                                   "go.Figure(go.Scatter(x=list(range(n)), y=list(range(n))))" + extra_source),
@@ -39,13 +40,13 @@ def toy(tmp_path):
 
 # --------------------------------------------------------------------------- parameters
 def test_expand_grid_is_the_cartesian_product_over_base_parameters():
-    combos = batch.expand_grid({"seed": 0, "dataset": "x"}, {"dataset": ["a", "b"], "k": [1, 2, 3]})
+    combos = batch.notebook_runs({"seed": 0, "dataset": "x"}, {"dataset": ["a", "b"], "k": [1, 2, 3]})
     assert len(combos) == 6
     assert {(c["dataset"], c["k"]) for c in combos} == {(d, k) for d in "ab" for k in (1, 2, 3)}
     assert all(c["seed"] == 0 for c in combos)
-    assert batch.expand_grid({"a": 1}) == [{"a": 1}]
+    assert batch.notebook_runs({"a": 1}) == [{"a": 1}]
     with pytest.raises(ValueError, match="non-empty list"):
-        batch.expand_grid({}, {"k": []})
+        batch.notebook_runs({}, {"k": []})
 
 
 def test_parse_values_read_yaml_scalars_and_lists():
@@ -201,7 +202,7 @@ def test_time_budget_runs_small_dimensions_first_and_lists_what_it_skipped():
         now[0] += 3.0
         return t["method"], t["n_components"]
 
-    budget = batch.TimeBudget(5, progress=lambda i, n: seen.append((i, n)), clock=lambda: now[0])
+    budget = TimeBudget(5, progress=lambda i, n: seen.append((i, n)), clock=lambda: now[0])
     out = list(budget.map(work, tasks))
     # sorted by dimension, stable in method order; the budget stops after the second task
     assert out == [("pca", 4), ("rae", 4)]
@@ -209,16 +210,16 @@ def test_time_budget_runs_small_dimensions_first_and_lists_what_it_skipped():
                                                                           ("rae", 32)]
     assert seen == [(1, 6), (2, 6)] and budget.done == 2
     assert "ran 2 of 6" in budget.summary() and "pca@8" in budget.summary()
-    everything = batch.TimeBudget(None)
+    everything = TimeBudget(None)
     assert len(list(everything.map(lambda t: t, tasks))) == 6 and "skipped" not in everything.summary()
     with pytest.raises(ValueError, match="seconds must be > 0"):
-        batch.TimeBudget(0)
+        TimeBudget(0)
 
 
 def test_time_budget_as_a_sweep_executor():
-    from rae_explore.evaluate import sweep
+    from rae_explore.experiments.sweep import sweep
 
-    budget = batch.TimeBudget(60)
+    budget = TimeBudget(60)
     rows = sweep(["pca", "rp"], [2, 4], "digits", ks=(1, 5), recalls=((1, 10),), executor=budget,
                  dataset_kwargs={"n_samples": 300})
     assert len(rows) == 4 and budget.done == 4 and not budget.skipped

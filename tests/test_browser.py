@@ -167,7 +167,7 @@ def test_live_explorer_updates_in_place_in_jupyterlab(jupyterlab, tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(
-        "from rae_explore import plots, widgets\nplots.init_notebook()\n"
+        "from rae_explore.report import plots, widgets\nplots.init_notebook()\n"
         "ex = widgets.show(widgets.recall_explorer, 'digits', methods=('pca', 'rp'), dims=(2, 4, 8), ks=(1, 10),\n"
         "                  dataset_kwargs={'n_samples': 400})")]
     nbformat.write(nb, str(tmp_path / "live.ipynb"))

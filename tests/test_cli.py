@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rae_explore import formats
+from rae_explore.data import formats
 from rae_explore.cli import main
 
 

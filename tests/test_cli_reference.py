@@ -76,7 +76,7 @@ def test_sift1b_layout_given_queries(tmp_path):
     """SIFT1B flags: train on the first learn rows, queries from queries.bvecs, base = first num_base_samples."""
     import numpy as np
 
-    from rae_explore.formats import write_vecs
+    from rae_explore.data.formats import write_vecs
 
     rng = np.random.default_rng(0)
     (tmp_path / "SIFT1B").mkdir()

@@ -5,8 +5,9 @@ import pickle
 import numpy as np
 import pytest
 
-from rae_explore import formats
-from rae_explore.datasets import DATASETS, Dataset, load_dataset, split_base_queries, synthetic
+from rae_explore.data import formats
+from rae_explore.data.datasets import DATASETS, Dataset, load_dataset, split_base_queries
+from rae_explore.data.synthetic import synthetic
 
 
 def test_sift5k_split_protocol():
@@ -163,6 +164,6 @@ def test_loading_a_manifold_keeps_warning_filters():
     import subprocess
     import sys
 
-    code = ("import warnings; from rae_explore.datasets import load_dataset; before = list(warnings.filters); "
+    code = ("import warnings; from rae_explore.data.datasets import load_dataset; before = list(warnings.filters); "
             "load_dataset('manifold-id8-in128', n_samples=50); assert warnings.filters == before, warnings.filters[:2]")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rae_explore.datasets import load_dataset, synthetic
-from rae_explore.dimension_knee import (VIEWS, dims_grid, find_knee, loss_curve, loss_knees, recall_curve,
-                                        recall_knee, recommend_dim)
+from rae_explore.data.datasets import load_dataset
+from rae_explore.data.synthetic import synthetic
+from rae_explore.experiments.recommend import VIEWS, recall_curve, recall_knee, recommend_dim
+from rae_explore.intrinsic.knee import dims_grid, find_knee, loss_curve, loss_knees
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rae_explore.evaluate import evaluate, run_config, sweep, sweep_configs
-from rae_explore.knn import knn_search
-from rae_explore.metrics import recall_n_at_m, top_k_accuracy
+from rae_explore.experiments.evaluate import evaluate
+from rae_explore.experiments.sweep import run_config, sweep, sweep_configs
+from rae_explore.neighbors.knn import knn_search
+from rae_explore.neighbors.metrics import recall_n_at_m, top_k_accuracy
 from rae_explore.reducers import DimensionWarning, Reducer, make_reducer
 
 
@@ -45,7 +46,7 @@ def test_row_format_and_values(tiny):
     gt = knn_search(tiny.xq, tiny.xb, 100)[1]
     I = knn_search(pca.transform(tiny.xq), pca.transform(tiny.xb), 100)[1]
     assert row["top_k@5"] == top_k_accuracy(gt, I, 5)
-    assert row["1-R@10"] == recall_n_at_m(I, gt, 1, 10)
+    assert row["1-R@10"] == recall_n_at_m(gt, I, 1, 10)
     assert 0 < row["top_k@10"] < 1
 
 

@@ -7,7 +7,7 @@ import resource
 import numpy as np
 import pytest
 
-from rae_explore import formats
+from rae_explore.data import formats
 
 
 @pytest.mark.parametrize("ext,dtype", [(".fvecs", np.float32), (".ivecs", np.int32), (".bvecs", np.uint8)])

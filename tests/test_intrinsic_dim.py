@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rae_explore import intrinsic_dim as idm
-from rae_explore.datasets import load_dataset
-from rae_explore.intrinsic_dim import ESTIMATORS, estimate_id, first_occurrence, local_id, nearest_neighbours
+from rae_explore._imports import import_skdim
+from rae_explore.intrinsic.budget import predict_seconds
+from rae_explore.data.datasets import load_dataset
+from rae_explore.intrinsic import ESTIMATORS, estimate_id, first_occurrence, local_id, nearest_neighbours
 
-skdim = idm._skdim()
+skdim = import_skdim()
 
 # small parameters where plain scikit-dimension would take minutes at its defaults
 SMALL = {"DANCo": {"D": 12}, "PH": {"nsteps": 8, "subsamples": 2}, "ESS": {}}
@@ -96,11 +97,11 @@ def test_budget_skips_before_starting(ball64):
 
 
 def test_predicted_cost_grows_with_n_and_skips_ph_and_danco_at_100k():
-    p = {e: idm.predict_seconds(e, 100_000, 128) for e in ESTIMATORS}
+    p = {e: predict_seconds(e, 100_000, 128) for e in ESTIMATORS}
     assert p["PH"] > 3600 and p["DANCo"] > 600  # O(1000 n^2) and O(n^2 D^2): budget skips
     for e in ("MLE", "TwoNN", "MOM", "MADA", "GRIDE", "CorrInt", "TLE", "ESS", "FisherS", "DANCoFit", "KNN"):
         assert p[e] < 60, (e, p[e])
-    assert idm.predict_seconds("PH", 2000, 64) > idm.predict_seconds("PH", 1000, 64)
+    assert predict_seconds("PH", 2000, 64) > predict_seconds("PH", 1000, 64)
 
 
 def test_twonn_float32_rounding_does_not_create_zero_distances():
@@ -226,7 +227,7 @@ def test_return_pointwise_and_shared_neighbours(ball64):
 def test_importing_skdim_keeps_warning_filters():
     """scikit-dimension's FisherS module runs warnings.filterwarnings("ignore") when imported;
     our import restores the filters (checked in a fresh interpreter, where skdim is not loaded)."""
-    code = ("import sys, warnings; from rae_explore.intrinsic_dim import _skdim; "
+    code = ("import sys, warnings; from rae_explore.intrinsic.estimate import _skdim; "
             "assert 'skdim' not in sys.modules; before = list(warnings.filters); _skdim(); "
             "assert 'skdim' in sys.modules; assert list(warnings.filters) == before, warnings.filters[:2]")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -295,4 +296,4 @@ def test_danco_calibration_cache_gives_identical_estimates(ball64, tmp_path):
     estimate_id(ball64, ["DANCo"], params=p, cache_dir=tmp_path, random_state=1)
     assert len(list(tmp_path.glob("*seed1*"))) == 1
     # the budget prediction knows: a cached calibration is cheap even at 100k rows
-    assert idm.predict_seconds("DANCo", 100_000, 128, calibration_cached=True) < 60
+    assert predict_seconds("DANCo", 100_000, 128, calibration_cached=True) < 60

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rae_explore import formats
-from rae_explore.knn import ground_truth, knn_search
+from rae_explore.data import formats
+from rae_explore.neighbors.knn import ground_truth, knn_search
 
 
 def brute(xq, xb, k, metric):

@@ -3,13 +3,8 @@
 import numpy as np
 import pytest
 
-from rae_explore.metrics import (
-    condition_number,
-    reconstruction_mse,
-    recall_n_at_m,
-    singular_values,
-    top_k_accuracy,
-)
+from rae_explore.reducers.diagnostics import condition_number, reconstruction_mse, singular_values
+from rae_explore.neighbors.metrics import recall_n_at_m, top_k_accuracy
 
 I_TRUE = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
 I_PRED = np.array([[1, 0, 9, 2], [8, 9, 4, 5]])
@@ -37,15 +32,15 @@ def test_recall_n_at_m_counts_true_neighbours_among_returned():
     gt = np.array([[0, 1, 2], [3, 4, 5]])
     I = np.array([[2, 7, 0, 8], [9, 8, 7, 3]])
     # 1-R@1: is gt[:,0] at position 0?  no, no
-    assert recall_n_at_m(I, gt, 1, 1) == 0.0
+    assert recall_n_at_m(gt, I, 1, 1) == 0.0
     # 1-R@3: 0 in [2,7,0] yes ; 3 in [9,8,7] no -> 0.5
-    assert recall_n_at_m(I, gt, 1, 3) == 0.5
+    assert recall_n_at_m(gt, I, 1, 3) == 0.5
     # 2-R@4: {0,1} in row0 -> 1 of 2 ; {3,4} in row1 -> 1 of 2 -> 0.5
-    assert recall_n_at_m(I, gt, 2, 4) == 0.5
+    assert recall_n_at_m(gt, I, 2, 4) == 0.5
     # m < n: at most m/n
     assert recall_n_at_m(gt, gt, 3, 1) == pytest.approx(1 / 3)
     # -1 ids (faiss "no result") never count
-    assert recall_n_at_m(np.full((2, 4), -1), np.full((2, 3), -1), 1, 4) == 0.0
+    assert recall_n_at_m(np.full((2, 3), -1), np.full((2, 4), -1), 1, 4) == 0.0
 
 
 def test_singular_values_match_numpy(rng):

@@ -1,6 +1,6 @@
 """Every notebook in notebooks/: thin and committed clean, and it executes under papermill.
 
-Each notebook runs once per session with tiny parameters through :func:`rae_explore.batch.run_notebook`
+Each notebook runs once per session with tiny parameters through :func:`rae_explore.report.batch.run_notebook`
 (papermill, the venv's ``python3`` kernel, HTML export). The tiny parameters come from the
 notebook's own metadata, ``metadata["rae_explore"]["test_parameters"]``, where its author keeps
 them in step with its parameters cell; a notebook without them gets :data:`FALLBACK` for the
@@ -15,7 +15,7 @@ import multiprocessing as mp
 import nbformat
 import pytest
 
-from rae_explore import batch
+from rae_explore.report import batch
 from rae_explore.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))

@@ -11,21 +11,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import FunctionTransformer
 
-from rae_explore import pipelines as pl
+from rae_explore.experiments import pipeline_grid as pl
 from rae_explore.cli import main
-from rae_explore.datasets import synthetic
-from rae_explore.pipelines import (
-    PAPER_RECALLS,
-    IndexPipeline,
-    TrainingSizeWarning,
-    evaluate_pipeline,
-    expand_grid,
-    make_index,
-    pareto_frontier,
-    run_grid,
-    run_task,
-    sweep_pipeline,
-)
+from rae_explore.data.synthetic import synthetic
+from rae_explore.experiments.pipeline_grid import pipeline_configs, run_grid, run_pipeline_config
+from rae_explore.index import (PAPER_RECALLS, IndexPipeline, TrainingSizeWarning, best_settings, build_pipeline,
+                               build_speedups, evaluate_pipeline, load_results, make_index, paper_table,
+                               pareto_frontier, sweep_pipeline)
 
 RECALL_COLS = [f"{n}-R@{m}" for n, m in PAPER_RECALLS]
 
@@ -65,7 +57,7 @@ def test_flat_on_original_vectors_has_recall_exactly_one(small, metric):
 
 
 def test_size_cr_ss_are_measured_by_serialising(small):
-    pipe = pl.build_pipeline(small, "Flat")
+    pipe = build_pipeline(small, "Flat")
     assert pipe.index_bytes_ == faiss.serialize_index(pipe.index_).size
     # a flat index stores nb * d float32 plus a small header
     raw = small.nb * small.d * 4
@@ -84,8 +76,8 @@ def test_size_cr_ss_are_measured_by_serialising(small):
 
 def test_identity_reducer_changes_nothing(small):
     ident = FunctionTransformer(lambda X: X)
-    a = pl.build_pipeline(small, "HNSW16")
-    b = pl.build_pipeline(small, "HNSW16", ident)
+    a = build_pipeline(small, "HNSW16")
+    b = build_pipeline(small, "HNSW16", ident)
     Da, Ia = a.search(small.xq, 10)
     Db, Ib = b.search(small.xq, 10)
     np.testing.assert_array_equal(Ia, Ib)
@@ -106,7 +98,7 @@ def test_reducer_by_name_and_by_object_agree(small):
 
 
 def test_cosine_pipeline_uses_inner_product_and_unit_vectors(small_cos):
-    pipe = pl.build_pipeline(small_cos, "Flat", PCA(), n_components=8)
+    pipe = build_pipeline(small_cos, "Flat", PCA(), n_components=8)
     assert pipe.index_.metric_type == faiss.METRIC_INNER_PRODUCT
     stored = faiss.rev_swig_ptr(pipe.index_.get_xb(), pipe.index_.ntotal * 8).reshape(-1, 8)
     np.testing.assert_allclose(np.linalg.norm(stored, axis=1), 1, atol=1e-5)
@@ -124,9 +116,9 @@ def test_ivf_default_nprobe_is_visible_in_the_row(small):
 
 
 def test_hnsw_efsearch_and_nsg_search_l_are_read_back(small):
-    h = pl.build_pipeline(small, "HNSW16", search_params={"efSearch": 77})
+    h = build_pipeline(small, "HNSW16", search_params={"efSearch": 77})
     assert h.search_params_ == {"efSearch": 77}
-    n = pl.build_pipeline(small, "NSG16")
+    n = build_pipeline(small, "NSG16")
     n.set_search_params(search_L=40)
     assert n.search_params_ == {"search_L": 40}
 
@@ -151,7 +143,7 @@ def test_rerank_with_whole_base_is_exact_and_never_worse(small):
 
 
 def test_rerank_matches_numpy_brute_force(small):
-    pipe = pl.build_pipeline(small, "Flat", PCA(), n_components=4)
+    pipe = build_pipeline(small, "Flat", PCA(), n_components=4)
     _, Ishort = pipe.index_.search(pipe.reduce(small.xq), 50)
     D, I = pipe.search(small.xq, 10, rerank_k=50)
     xb = np.asarray(small.xb, dtype=np.float64)
@@ -205,22 +197,22 @@ def test_pq_m_not_dividing_d_lists_valid_m(small):
 def test_training_set_too_small_raises_and_warns():
     ds = synthetic(d=8, nb=5000, nq=10, intrinsic_dim=4, seed=1)
     with pytest.raises(ValueError, match=r"training set too small.*IVF4096.*at most 128 lists \(e.g. IVF128\)"):
-        pl.build_pipeline(ds, "IVF4096,Flat")
+        build_pipeline(ds, "IVF4096,Flat")
     with pytest.warns(TrainingSizeWarning, match="faiss recommends >= 39"):
-        pl.build_pipeline(ds, "IVF256,Flat")  # 19.5 points per list: usable, but below faiss's advice
+        build_pipeline(ds, "IVF256,Flat")  # 19.5 points per list: usable, but below faiss's advice
 
 
 def test_pq_training_size_and_metric_errors(small):
     with pytest.raises(ValueError, match=r"PQ4x8 \(256 codewords.*PQ<M>x4"):
-        pl.build_pipeline(small, "PQ4")  # 600 vectors for 256 codewords: 2.3 per centroid
+        build_pipeline(small, "PQ4")  # 600 vectors for 256 codewords: 2.3 per centroid
     with pytest.raises(ValueError, match="only the l2 metric"):
         make_index(32, "LSH", "cosine")
 
 
 def test_search_errors(small):
     with pytest.raises(ValueError, match="'efSearch' does not apply.*nprobe"):
-        pl.build_pipeline(small, "IVF8,Flat", search_params={"efSearch": 10})
-    pipe = pl.build_pipeline(small, "Flat")
+        build_pipeline(small, "IVF8,Flat", search_params={"efSearch": 10})
+    pipe = build_pipeline(small, "Flat")
     with pytest.raises(ValueError, match="rerank_k=5 must be >= k=10"):
         pipe.search(small.xq, 10, rerank_k=5)
     with pytest.raises(ValueError, match="dimension mismatch"):
@@ -237,14 +229,14 @@ def test_search_errors(small):
 
 # ---------------------------------------------------------------- grids: tasks, resume, CLI
 def _configs():
-    return expand_grid("digits", reducers=[None, "pca"], dims=[0.5], indexes=["Flat", "HNSW16"],
+    return pipeline_configs("digits", reducers=[None, "pca"], dims=[0.5], indexes=["Flat", "HNSW16"],
                        dataset_params={"seed": 0}, recalls=[(1, 1), (10, 10)], n_single=2)
 
 
-def test_expand_grid_and_run_task_are_plain_and_picklable():
+def test_pipeline_configs_and_run_pipeline_config_are_plain_and_picklable():
     configs = _configs()
     assert len(configs) == 4 and pickle.loads(pickle.dumps(configs)) == configs
-    rows = run_task(configs[2])  # pca, 0.5 of d=64, Flat
+    rows = run_pipeline_config(configs[2])  # pca, 0.5 of d=64, Flat
     assert len(rows) == 1
     row = rows[0]
     assert row["n_components"] == 32 and row["index"] == "Flat" and row["status"] == "ok"
@@ -255,18 +247,18 @@ def test_expand_grid_and_run_task_are_plain_and_picklable():
 
 def test_run_grid_writes_atomically_and_resumes(tmp_path, monkeypatch):
     out = tmp_path / "res.jsonl"
-    configs = _configs() + expand_grid("digits", reducers=[None], indexes=["IVF16,PQ7"], recalls=[(1, 1)])
+    configs = _configs() + pipeline_configs("digits", reducers=[None], indexes=["IVF16,PQ7"], recalls=[(1, 1)])
     df = run_grid(configs, out)
     assert len(df) == 5 and (df["status"] == "ok").sum() == 4
     err = df[df["status"] == "error"].iloc[0]
     assert "multiple of M" in err["error"]
     assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
     calls = []
-    real = pl.run_task
-    monkeypatch.setattr(pl, "run_task", lambda c: calls.append(c) or real(c))
+    real = pl.run_pipeline_config
+    monkeypatch.setattr(pl, "run_pipeline_config", lambda c: calls.append(c) or real(c))
     df2 = run_grid(configs, out)
     assert len(calls) == 1 and calls[0]["index"] == "IVF16,PQ7"  # only the failed config is retried
-    assert len(df2) == 5 and set(pl.load_results(out)["config_id"]) == set(df["config_id"])
+    assert len(df2) == 5 and set(load_results(out)["config_id"]) == set(df["config_id"])
     with pytest.raises(ValueError, match="multiple of M"):
         run_grid(configs, tmp_path / "b.jsonl", errors="raise")
 
@@ -276,7 +268,7 @@ def test_cli_pipeline_run_and_table(tmp_path, capsys):
     argv = ["pipeline", "run", "digits", "--reducers", "none", "pca", "--dims", "16", "--index", "Flat",
             "IVF16,Flat", "--sweep", "--n-single", "2", "--out", str(out)]
     assert main(argv) == 0
-    df = pl.load_results(out)
+    df = load_results(out)
     assert set(df["pipeline"]) == {"none-64 Flat", "none-64 IVF16,Flat", "pca-16 Flat", "pca-16 IVF16,Flat"}
     assert sorted(df[df["pipeline"] == "pca-16 IVF16,Flat"]["nprobe"]) == [1, 2, 4, 8, 16]
     capsys.readouterr()
@@ -300,19 +292,19 @@ def test_best_settings_and_build_speedups_against_hand_table():
         {"pipeline": "b", "index": "H", "reducer": "pca", "n_components": 4, "10-R@10": 0.7, "qps": 2000.0,
          "build_time_s": 1.0, "reducer_fit_time_s": 0.5, "base_reduce_time_s": 0.5},
     ]
-    best = pl.best_settings(rows, target=0.9)
+    best = best_settings(rows, target=0.9)
     assert best["pipeline"].tolist() == ["a", "b"]  # those reaching the target first
     a = best[best["pipeline"] == "a"].iloc[0]
     assert a["qps"] == 500.0 and a["reached"]
     assert not best[best["pipeline"] == "b"].iloc[0]["reached"]
-    sp = pl.build_speedups(rows)
+    sp = build_speedups(rows)
     assert sp["pipeline"].tolist() == ["b"]
     assert sp["speedup"].iloc[0] == 4.0 and sp["speedup_with_reducer"].iloc[0] == 2.0
-    assert pl.build_speedups(rows, min_build_s=5.0).empty  # baseline too quick to time
+    assert build_speedups(rows, min_build_s=5.0).empty  # baseline too quick to time
 
 
 def test_pipeline_figures_carry_the_grid_in_plotly_controls(small):
-    from rae_explore import plots
+    from rae_explore.report import plots
 
     rows = (sweep_pipeline(small, "IVF8,Flat", n_single=1, recalls=[(1, 1), (10, 10)], rerank_k=50)
             + sweep_pipeline(small, "IVF8,Flat", PCA(), n_components=8, n_single=1, recalls=[(1, 1), (10, 10)],
@@ -333,18 +325,19 @@ def test_pipeline_figures_carry_the_grid_in_plotly_controls(small):
     assert len(size.layout.updatemenus[0].buttons) == 4
     build = plots.pipeline_build_time(rows)
     ivf_pca = [t for t in build.data if t.name == "pca-8" and t.visible][0]
-    sp = pl.build_speedups(rows)
+    sp = build_speedups(rows)
     expect = sp[sp["pipeline"] == "pca-8 IVF8,Flat"]["speedup"].iloc[0]
     assert ivf_pca.customdata[list(ivf_pca.x).index("IVF8,Flat")] == pytest.approx(expect)
-    tab = plots.pipeline_table(pl.paper_table(rows))
+    tab = plots.pipeline_table(paper_table(rows))
     assert [b.label for b in tab.layout.updatemenus[0].buttons] == ["index: all", "index: IVF8,Flat", "index: Flat"]
     assert "1-R@1" in " ".join(tab.data[0].header.values)
 
 
 def test_small_training_set_warns_once_in_python_not_per_subquantizer_on_stderr(capfd):
     """faiss's k-means prints one C-level line per PQ sub-quantizer; we report it once, as a warning."""
-    from rae_explore.datasets import synthetic
-    from rae_explore.pipelines import IndexPipeline, TrainingSizeWarning
+    from rae_explore.data.synthetic import synthetic
+    from rae_explore.index.pipeline import IndexPipeline
+    from rae_explore.index.factory import TrainingSizeWarning
 
     ds = synthetic(d=32, nb=4000, nq=5, intrinsic_dim=8, seed=0)
     with pytest.warns(TrainingSizeWarning, match="PQ8x8"):

@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from rae_explore import plots
+from rae_explore.report import plots
 
 
 def _sweep_rows():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 
-from rae_explore.rae import RAE, closed_form_rae
+from rae_explore.reducers.rae import RAE, closed_form_rae
 
 
 @pytest.fixture(scope="module")

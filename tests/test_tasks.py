@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from rae_explore.tasks import config_id, read_rows, run_tasks, task_id, write_rows
+from rae_explore.experiments.tasks import config_id, read_rows, run_tasks, task_id, write_rows
 
 
 def _square(config):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rae_explore.training import fit_torch, resolve_device, seeded
+from rae_explore.reducers.neural.training import fit_torch, resolve_device, seeded
 
 
 def _linear_problem(rng):

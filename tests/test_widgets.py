@@ -4,7 +4,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 import pytest
 
-from rae_explore import widgets
+from rae_explore.report import widgets
 
 
 def _line(n):
@@ -91,7 +91,7 @@ def test_live_is_false_in_batch_runs_and_show_builds_nothing(monkeypatch):
 def test_recall_explorer_recomputes_only_what_changed(monkeypatch):
     import importlib
 
-    ev = importlib.import_module("rae_explore.evaluate")  # the package re-exports a function of that name
+    ev = importlib.import_module("rae_explore.experiments.sweep")  # where widgets find sweep
 
     calls = []
     real = ev.run_config
@@ -115,7 +115,7 @@ def test_recall_explorer_starts_from_the_notebook_rows_without_fitting(monkeypat
 
     import importlib
 
-    ev = importlib.import_module("rae_explore.evaluate")  # the package re-exports a function of that name
+    ev = importlib.import_module("rae_explore.experiments.sweep")  # where widgets find sweep
 
     monkeypatch.setattr(ev, "run_config", lambda cfg: pytest.fail("should not fit"))
     rows = pd.DataFrame({"method": ["pca", "pca"], "n_components": [2, 4], "top_k@10": [0.2, 0.4],

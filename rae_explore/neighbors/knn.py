@@ -1,0 +1,173 @@
+"""Exact k-nearest-neighbour search with faiss, in bounded memory.
+
+``knn_search`` runs faiss's brute-force kernel (``faiss.knn``, the code behind ``IndexFlat``)
+over the base in blocks and merges the per-block results in a ``faiss.ResultHeap``, so a
+memory-mapped base of any size is never loaded whole.
+
+Memory bound (bytes), for ``nq`` queries, dimension ``d``, ``k`` neighbours:
+``block_bytes`` (one float32 base block; 256 MiB by default)
++ ``min(nq, query rows per block) * d * 4`` (one float32 query block)
++ about ``3 * nq * k * 12`` (result heap and one block's results)
++ faiss's own BLAS tiles (a few MiB). The base size does not appear.
+
+Metrics: ``"l2"`` returns squared Euclidean distances (faiss's convention), ascending;
+``"ip"`` returns inner products, descending; ``"cosine"`` L2-normalises copies of both sides
+and returns cosine similarities, descending.
+"""
+
+import logging
+import mmap
+
+import faiss
+import numpy as np
+
+from ..validation import assert_finite, check_2d, check_k, check_metric, check_same_dim
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BLOCK_BYTES = 256 * 2**20
+
+
+def faiss_metric(metric):
+    return faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+
+
+def _block(x, a, b, name, metric):
+    """Rows [a, b) of x as float32 C-contiguous, checked finite, normalised for cosine."""
+    blk = x[a:b]
+    copy = metric == "cosine" or blk.dtype != np.float32 or not blk.flags.c_contiguous
+    blk = np.array(blk, dtype=np.float32, order="C", copy=True) if copy else np.asarray(blk)
+    assert_finite(blk, name, offset=a)
+    if metric == "cosine":
+        norms = np.linalg.norm(blk, axis=1)
+        if (norms == 0).any():
+            row = a + int(np.flatnonzero(norms == 0)[0])
+            raise ValueError(f"{name} row {row} is the zero vector: cosine similarity is undefined for it")
+        faiss.normalize_L2(blk)
+    return blk
+
+
+def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAULT_BLOCK_BYTES, verbose=False):
+    """Exact k-NN of every query in the base.
+
+    Parameters
+    ----------
+    xq : array-like, shape (nq, d)
+        Queries; any numeric dtype (uint8 SIFT is converted per block). May be memory-mapped.
+    xb : array-like, shape (nb, d)
+        Base; may be memory-mapped (e.g. :func:`rae_explore.data.formats.mmap_vecs`): only one block of
+        ``block_bytes`` is in RAM at a time.
+    k : int
+        Neighbours per query, ``1 <= k <= nb`` (``<= nb - 1`` with ``exclude_self``).
+    metric : {"l2", "ip", "cosine"}
+    exclude_self : bool
+        Self-search: query ``i`` is base row ``i`` (``xq`` is ``xb``) and id ``i`` is removed from
+        its own list. The id is removed wherever it ranks: with duplicate vectors the self match
+        need not come first, so dropping "column 0" would be wrong.
+    block_bytes : int
+        Size of one float32 block of base (and of queries), in bytes.
+    verbose : bool
+        Show a tqdm progress bar over base blocks.
+
+    Returns
+    -------
+    D : ndarray, float32, shape (nq, k)
+        Squared L2 distances (ascending) or similarities (descending), see the module docstring.
+    I : ndarray, int64, shape (nq, k)
+        Row ids in ``xb``.
+
+    Raises
+    ------
+    ValueError
+        On a dimension mismatch, ``k`` out of range, NaN/inf (naming the first bad row), an
+        unknown metric, or a zero vector under ``"cosine"``.
+
+    Examples
+    --------
+    >>> D, I = knn_search(xq, xb, k=10, metric="l2")  # doctest: +SKIP
+    """
+    check_metric(metric)
+    for x, name in ((xq, "xq"), (xb, "xb")):
+        if not hasattr(x, "shape"):
+            raise TypeError(f"{name} must be an array (numpy, memmap), got {type(x).__name__}")
+        check_2d(x, name)
+    check_same_dim(xq, xb)
+    nq, d = xq.shape
+    nb = xb.shape[0]
+    if exclude_self:
+        if nq != nb:
+            raise ValueError(f"exclude_self=True needs the queries to be the base (nq == nb), got nq={nq}, nb={nb}")
+        check_k(k, nb - 1, what="other base vectors (self excluded)")
+    else:
+        check_k(k, nb)
+    kk = k + 1 if exclude_self else k
+    keep_max = metric != "l2"
+    fm = faiss_metric(metric)
+    rows = max(1, int(block_bytes // (4 * d)))
+
+    base_blocks = range(0, nb, rows)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        base_blocks = tqdm(base_blocks, desc="exact k-NN", unit="block")
+
+    D_out = np.empty((nq, kk), dtype=np.float32)
+    I_out = np.empty((nq, kk), dtype=np.int64)
+    if nb <= rows:  # one base block: a single faiss call, no heap
+        xb_blk = _block(xb, 0, nb, "xb", metric)
+        for qa in range(0, nq, rows):
+            qb = min(qa + rows, nq)
+            D_out[qa:qb], I_out[qa:qb] = faiss.knn(_block(xq, qa, qb, "xq", metric), xb_blk, kk, metric=fm)
+    else:
+        for qa in range(0, nq, rows):
+            qb = min(qa + rows, nq)
+            q = _block(xq, qa, qb, "xq", metric)
+            heap = faiss.ResultHeap(qb - qa, kk, keep_max=keep_max)
+            for a in base_blocks:
+                b = min(a + rows, nb)
+                blk = _block(xb, a, b, "xb", metric)
+                Db, Ib = faiss.knn(q, blk, min(kk, b - a), metric=fm)
+                heap.add_result(Db, Ib + a)
+                del blk
+                _release_pages(xb)
+            heap.finalize()
+            D_out[qa:qb], I_out[qa:qb] = heap.D, heap.I
+    if exclude_self:
+        D_out, I_out = _drop_self(D_out, I_out, k)
+    return D_out, I_out
+
+
+def _release_pages(x):
+    """Unmap the resident pages of a memory-mapped array (they stay in the OS page cache).
+
+    Without this, every block read through a memmap stays counted in the process's RSS until
+    the end, and a scan of a 100 GB file would look like a 100 GB process.
+    """
+    while x is not None:
+        mm = getattr(x, "_mmap", None)
+        if isinstance(mm, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            mm.madvise(mmap.MADV_DONTNEED)
+            return
+        x = getattr(x, "base", None)
+
+
+def _drop_self(D, I, k):
+    """Remove each row's own id from its (k+1)-list; if absent, keep the first k."""
+    nq = I.shape[0]
+    is_self = I == np.arange(nq)[:, None]
+    # rows where self is absent: drop the last column instead
+    absent = ~is_self.any(axis=1)
+    is_self[absent, -1] = True
+    # only the first occurrence counts (ids are unique per row, so at most one)
+    keep = ~is_self
+    return D[keep].reshape(nq, k), I[keep].reshape(nq, k)
+
+
+def ground_truth(xq, xb, k, metric="l2", **kwargs):
+    """Ids of the exact ``k`` nearest neighbours of ``xq`` in ``xb``: ``knn_search(...)[1]``.
+
+    Returns
+    -------
+    gt : ndarray, int64, shape (nq, k)
+    """
+    return knn_search(xq, xb, k, metric, **kwargs)[1]

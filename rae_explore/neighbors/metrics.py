@@ -1,0 +1,94 @@
+"""Neighbour-preservation metrics, in scikit-learn's ``(y_true, y_pred)`` argument order.
+
+- :func:`top_k_accuracy`: the RAE paper's Eq. 4, overlap of the k-NN sets before and after
+  reduction.
+- :func:`recall_n_at_m`: n-R@m of the autoencoder and spreading-vectors papers.
+"""
+
+import numpy as np
+
+_CHUNK = 4096  # rows per vectorised chunk: bounds the (rows, a, b) comparison tensor
+
+
+def _check_ids(I, name):
+    I = np.asarray(I)
+    if I.ndim != 2:
+        raise ValueError(f"{name} must be a 2-d array of neighbour ids (nq, k), got shape {I.shape}")
+    if I.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer ids, got dtype {I.dtype}")
+    return I
+
+
+def _hits(A, B):
+    """Per row, how many ids of A (unique within the row) appear in B. Shapes (nq, a), (nq, b)."""
+    out = np.empty(A.shape[0], dtype=np.int64)
+    for s in range(0, A.shape[0], _CHUNK):
+        a, b = A[s:s + _CHUNK], B[s:s + _CHUNK]
+        out[s:s + _CHUNK] = ((a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)).any(axis=2).sum(axis=1)
+    return out
+
+
+def top_k_accuracy(I_true, I_pred, k, per_query=False):
+    """Overlap of the k-NN sets before and after reduction (RAE paper, Eq. 4).
+
+    ``acc@k = mean over queries q of |kNN_orig(q) ∩ kNN_reduced(q)| / k`` — order inside the
+    top-k does not matter.
+
+    Parameters
+    ----------
+    I_true : int array, shape (nq, >= k)
+        Neighbour ids in the original space (ground truth), nearest first.
+    I_pred : int array, shape (nq, >= k)
+        Neighbour ids found in the reduced space, nearest first.
+    k : int
+    per_query : bool
+        Return the per-query fractions instead of their mean.
+
+    Returns
+    -------
+    float in [0, 1] (or ndarray (nq,) if ``per_query``).
+    """
+    I_true, I_pred = _check_ids(I_true, "I_true"), _check_ids(I_pred, "I_pred")
+    if I_true.shape[0] != I_pred.shape[0]:
+        raise ValueError(f"I_true has {I_true.shape[0]} queries but I_pred has {I_pred.shape[0]}")
+    if k < 1 or k > min(I_true.shape[1], I_pred.shape[1]):
+        raise ValueError(
+            f"k={k} needs at least k columns in both tables, got I_true {I_true.shape} and I_pred {I_pred.shape}; "
+            "search with more neighbours or lower k"
+        )
+    frac = _hits(I_true[:, :k], I_pred[:, :k]) / k
+    return frac if per_query else float(frac.mean())
+
+
+def recall_n_at_m(gt, I, n, m, per_query=False):
+    """n-R@m: the fraction of the true ``n`` nearest neighbours found among the ``m`` returned.
+
+    ``n-R@m = mean over queries of |gt[q, :n] ∩ I[q, :m]| / n``. With ``n = 1`` this is the
+    classic 1-R@m of the spreading-vectors paper (is the true nearest neighbour in the first m
+    results?). The autoencoder paper reports 1-R@1, 1-R@10, 1-R@100, 10-R@10, 10-R@100,
+    100-R@100. If ``m < n`` the best possible value is ``m / n``. Ids < 0 (faiss's "no result")
+    never count.
+
+    Arguments are in scikit-learn's ``(y_true, y_pred)`` order, as :func:`top_k_accuracy`.
+
+    Parameters
+    ----------
+    gt : int array, shape (nq, >= n)
+        Exact neighbour ids in the original space, nearest first.
+    I : int array, shape (nq, >= m)
+        Ids returned by the search under test, nearest first.
+    n, m : int
+
+    Returns
+    -------
+    float in [0, 1] (or ndarray (nq,) if ``per_query``).
+    """
+    gt, I = _check_ids(gt, "gt"), _check_ids(I, "I")
+    if I.shape[0] != gt.shape[0]:
+        raise ValueError(f"I has {I.shape[0]} queries but gt has {gt.shape[0]}")
+    if not 1 <= n <= gt.shape[1]:
+        raise ValueError(f"n={n} needs gt with at least n columns, got {gt.shape}; compute ground truth with k >= {n}")
+    if not 1 <= m <= I.shape[1]:
+        raise ValueError(f"m={m} needs I with at least m columns, got {I.shape}; search with k >= {m}")
+    frac = _hits(gt[:, :n], I[:, :m]) / n
+    return frac if per_query else float(frac.mean())

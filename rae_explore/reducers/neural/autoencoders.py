@@ -1,0 +1,271 @@
+"""Small autoencoders: a linear one and a nonlinear (MLP) one, and a function that trains one.
+
+The autoencoder paper ("Using Autoencoders to improve Nearest Neighbor Search on large
+Datasets") trains autoencoders for hidden dimensions from the input dimension down to 2 and
+finds that the test reconstruction loss starts rising once the hidden dimension drops below the
+data's intrinsic dimension; :mod:`rae_explore.intrinsic.knee` locates that knee with these.
+
+The modules are plain ``torch.nn.Module`` with ``encode`` / ``decode`` / ``forward`` and carry
+their input standardisation as buffers (``mean``, ``scale``), so a fitted module maps raw
+vectors to codes on its own and can be wrapped as a reducer later.
+
+Examples
+--------
+>>> fit = train_autoencoder(X, 16, X_test=Xq, kind="mlp", max_epochs=20)  # doctest: +SKIP
+>>> fit.test_loss, fit.test_fvu                                            # doctest: +SKIP
+>>> Z = fit.model.encode(torch.from_numpy(X))                              # doctest: +SKIP
+"""
+
+import dataclasses
+import logging
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...validation import as_float32, check_same_dim
+from .training import fit_torch, resolve_device, seeded
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("linear", "mlp")
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+
+
+class _Standardised(nn.Module):
+    """Base: ``mean`` (per feature) and ``scale`` (one scalar) buffers applied around the network."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(()))
+
+    def set_standardisation(self, X):
+        """Centre on the per-feature mean of ``X`` and scale by its overall standard deviation."""
+        X = torch.as_tensor(X, dtype=torch.float32)
+        self.mean.copy_(X.mean(dim=0).to(self.mean.device))
+        s = float(X.sub(X.mean(dim=0)).pow(2).mean().sqrt())
+        self.scale.fill_(s if s > 0 else 1.0)
+        return self
+
+    def encode(self, x):
+        """Codes of raw vectors ``x`` (batch, n_features) -> (batch, n_components)."""
+        return self.encoder((x - self.mean) / self.scale)
+
+    def decode(self, z):
+        """Raw-space reconstructions of codes ``z``."""
+        return self.decoder(z) * self.scale + self.mean
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+class LinearAutoencoder(_Standardised):
+    """``x -> W_d (W_e x + b_e) + b_d`` on standardised inputs: its optimum spans the top PCA subspace.
+
+    Parameters
+    ----------
+    n_features : int
+    n_components : int
+        Hidden (code) dimension.
+    bias : bool
+    """
+
+    def __init__(self, n_features, n_components, bias=True):
+        super().__init__(n_features)
+        check_dims(n_features, n_components)
+        self.n_features, self.n_components = int(n_features), int(n_components)
+        self.encoder = nn.Linear(n_features, n_components, bias=bias)
+        self.decoder = nn.Linear(n_components, n_features, bias=bias)
+
+
+class MLPAutoencoder(_Standardised):
+    """A small nonlinear autoencoder: ``d -> hidden... -> n_components -> ...hidden -> d``.
+
+    Parameters
+    ----------
+    n_features : int
+    n_components : int
+        Code dimension (linear bottleneck, no activation on the code).
+    hidden : sequence of int
+        Widths of the encoder's hidden layers (the decoder mirrors them). Default (256,).
+    activation : {"relu", "gelu", "tanh", "silu"}
+    """
+
+    def __init__(self, n_features, n_components, hidden=(256,), activation="relu"):
+        super().__init__(n_features)
+        check_dims(n_features, n_components)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        hidden = [int(h) for h in hidden]
+        if any(h < 1 for h in hidden):
+            raise ValueError(f"hidden widths must be >= 1, got {hidden}")
+        self.n_features, self.n_components = int(n_features), int(n_components)
+        act = ACTIVATIONS[activation]
+        enc, width = [], n_features
+        for h in hidden:
+            enc += [nn.Linear(width, h), act()]
+            width = h
+        enc.append(nn.Linear(width, n_components))
+        dec, width = [], n_components
+        for h in reversed(hidden):
+            dec += [nn.Linear(width, h), act()]
+            width = h
+        dec.append(nn.Linear(width, n_features))
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+
+
+def check_dims(n_features, n_components):
+    for v, nm in ((n_features, "n_features"), (n_components, "n_components")):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{nm} must be a positive integer, got {v!r}")
+
+
+def make_autoencoder(kind, n_features, n_components, **kwargs):
+    """Build an untrained autoencoder by kind: ``"linear"`` or ``"mlp"`` (kwargs go to the class)."""
+    if kind == "linear":
+        return LinearAutoencoder(n_features, n_components, **kwargs)
+    if kind == "mlp":
+        return MLPAutoencoder(n_features, n_components, **kwargs)
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def reconstruction_loss(model, X, batch_size=8192):
+    """Mean squared reconstruction error per element of raw ``X`` (float), in batches, no grad."""
+    X = as_float32(X, "X")
+    dev = next(model.parameters()).device
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(X), batch_size):
+            xb = torch.from_numpy(X[s:s + batch_size]).to(dev)
+            total += float(((model(xb) - xb) ** 2).sum())
+            count += xb.numel()
+    return total / count
+
+
+@dataclasses.dataclass
+class AutoencoderFit:
+    """A trained autoencoder and its losses.
+
+    Attributes
+    ----------
+    model : LinearAutoencoder or MLPAutoencoder
+        In eval mode, on the training device.
+    kind : str
+    n_components : int
+    train_loss, test_loss : float
+        Mean squared reconstruction error per element, raw units (``test_loss`` is NaN
+        without a test set).
+    train_fvu, test_fvu : float
+        The same divided by the per-element variance of the training data: the fraction of
+        variance left unexplained (0 perfect, 1 no better than the mean).
+    epochs : int
+    seconds : float
+    history : list of dict
+        :func:`rae_explore.reducers.neural.training.fit_torch`'s per-epoch history.
+    """
+
+    model: nn.Module
+    kind: str
+    n_components: int
+    train_loss: float
+    test_loss: float
+    train_fvu: float
+    test_fvu: float
+    epochs: int
+    seconds: float
+    history: list
+
+
+def train_autoencoder(X, n_components, *, X_test=None, kind="linear", hidden=(256,), activation="relu",
+                      max_epochs=30, steps=None, batch_size=256, lr=1e-3, weight_decay=0.0, patience=None,
+                      random_state=0, device="cpu", torch_threads=1, verbose=False):
+    """Train one autoencoder with hidden dimension ``n_components`` and measure its reconstruction loss.
+
+    Inputs are standardised with the training data's mean and overall standard deviation
+    (stored in the module); the training loss is the mean squared error in that standardised
+    space (:func:`rae_explore.reducers.neural.training.fit_torch`, Adam, cosine schedule).
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+        Training vectors.
+    n_components : int
+        Hidden dimension, ``1 <= n_components <= d``.
+    X_test : array-like, shape (m, d), optional
+        Held-out vectors for ``test_loss`` (also logged as ``val_loss`` per epoch).
+    kind : {"linear", "mlp"}
+    hidden, activation
+        MLP architecture (ignored for ``"linear"``).
+    max_epochs, steps, batch_size, lr, weight_decay, patience
+        Passed to :func:`~rae_explore.reducers.neural.training.fit_torch` (``patience`` early-stops on
+        ``X_test``'s loss, which then also selects the model: leave it None for an unbiased
+        test loss).
+    random_state : int
+        Seeds the initial weights and the batch order.
+    device : str
+        "cpu", "cuda" or "auto".
+    torch_threads : int or None
+        torch intra-op threads while training (restored afterwards). These networks are small:
+        one thread avoids thread contention on busy machines; None keeps torch's setting.
+    verbose : bool
+        tqdm progress over steps.
+
+    Returns
+    -------
+    AutoencoderFit
+
+    Raises
+    ------
+    ValueError
+        Bad ``kind``, ``n_components`` out of range, NaN/inf, dimension mismatch.
+    """
+    X = as_float32(X, "X")
+    n, d = X.shape
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or not 1 <= n_components <= d:
+        raise ValueError(f"n_components must be an integer in [1, d={d}], got {n_components!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if n < 2:
+        raise ValueError(f"X needs at least 2 rows to train an autoencoder, got {n}")
+    Xt = None
+    if X_test is not None:
+        Xt = as_float32(X_test, "X_test")
+        check_same_dim(Xt, X, ("X_test", "X"))
+    device = resolve_device(device)
+    old_threads = torch.get_num_threads()
+    if torch_threads is not None:
+        torch.set_num_threads(int(torch_threads))
+    try:
+        t0 = time.perf_counter()
+        with seeded(random_state):
+            kw = {} if kind == "linear" else {"hidden": hidden, "activation": activation}
+            model = make_autoencoder(kind, d, int(n_components), **kw)
+        model.set_standardisation(X)
+        model.to(device)
+
+        def loss_fn(m, xb):
+            return ((m(xb) - xb) ** 2).mean() / (m.scale ** 2)
+
+        if steps is None and max_epochs is None:
+            raise ValueError("give max_epochs or steps")
+        history = fit_torch(model, loss_fn, X, steps=steps, max_epochs=None if steps is not None else max_epochs,
+                            batch_size=batch_size, lr=lr, weight_decay=weight_decay, X_val=Xt, patience=patience,
+                            random_state=random_state, device=device, verbose=verbose,
+                            desc=f"{kind} AE h={n_components}")
+        train_loss = reconstruction_loss(model, X)
+        test_loss = reconstruction_loss(model, Xt) if Xt is not None else math.nan
+        var = float(X.astype(np.float64).var(axis=0).mean())
+        var = var if var > 0 else math.nan
+        fit = AutoencoderFit(model=model, kind=kind, n_components=int(n_components), train_loss=train_loss,
+                             test_loss=test_loss, train_fvu=train_loss / var, test_fvu=test_loss / var,
+                             epochs=len(history), seconds=time.perf_counter() - t0, history=history)
+    finally:
+        torch.set_num_threads(old_threads)
+    logger.info("%s autoencoder h=%d: train %.4g, test %.4g (%.1f s)", kind, n_components, fit.train_loss,
+                fit.test_loss, fit.seconds)
+    return fit

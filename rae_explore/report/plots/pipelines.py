@@ -1,0 +1,235 @@
+"""Figures of notebook 04 (index pipelines): recall against QPS, index size, build time, the paper's table."""
+
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ...results import ok_rows
+from .base import (
+    HEIGHT,
+    RECALL_RE,
+    add_dropdown,
+    as_frame,
+    layout,
+    method_color,
+    metric_columns,
+    metric_label,
+    require_columns,
+    table,
+    visibility_steps,
+)
+
+# ---- index pipelines (issue 6) ----
+# Figures for rae_explore.index.factory rows: recall vs QPS with Pareto frontiers, index size vs
+# recall, build time with and without compression, and the paper-style table. Row columns:
+# pipeline, reducer, n_components, index, search_params, "<n>-R@<m>" (and "rerank_<n>-R@<m>"),
+# qps (rerank_qps), index_bytes, cr, build_time_s, reducer_fit_time_s, base_reduce_time_s.
+_PIPE_RECALL_RE = re.compile(r"^(rerank_)?(\d+)-R@(\d+)$")
+
+
+def _pipeline_metrics(df, metrics):
+    if metrics:
+        require_columns(df, list(metrics), "pipeline figure")
+        return list(metrics)
+    plain = [c for c in metric_columns(df) if RECALL_RE.match(str(c))]
+    rerank = [c for c in df.columns if str(c).startswith("rerank_") and RECALL_RE.match(str(c)[7:])]
+    out = plain + sorted(rerank, key=lambda c: tuple(int(g) for g in RECALL_RE.match(c[7:]).groups()))
+    if not out:
+        raise ValueError(f"pipeline figure: no n-R@m columns in {list(df.columns)}")
+    return out
+
+
+def _pipeline_label(col):
+    m = _PIPE_RECALL_RE.match(str(col))
+    if m and m.group(1):
+        return f"{m.group(2)}-recall@{m.group(3)} (re-ranked)"
+    return metric_label(col)
+
+
+def _pipeline_order(df):
+    """Pipelines sorted by index string, then reducer, then dimension (legend entries cluster by index)."""
+    first = df.drop_duplicates("pipeline")
+    first = first.sort_values(["index", "reducer", "n_components"], ascending=[True, True, False], kind="stable")
+    return list(first["pipeline"])
+
+
+def _variant_styles(df):
+    """Per pipeline: a colour per reducer (lighter for smaller dimensions) and a dash/symbol per index string."""
+    one = df.drop_duplicates("pipeline")
+    dashes = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
+    symbols = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down", "pentagon"]
+    indexes = list(dict.fromkeys(sorted(one["index"])))
+    reducers = list(dict.fromkeys(one["reducer"]))
+    styles = {}
+    for _, r in one.iterrows():
+        dims = sorted(one[one["reducer"] == r["reducer"]]["n_components"].unique(), reverse=True)
+        rank = dims.index(r["n_components"])
+        color = "#555555" if r["reducer"] == "none" else method_color(r["reducer"], reducers.index(r["reducer"]))
+        j = indexes.index(r["index"])
+        styles[r["pipeline"]] = dict(color=color, opacity=max(0.35, 1 - 0.3 * rank), dash=dashes[j % len(dashes)],
+                                     symbol=symbols[j % len(symbols)])
+    return styles
+
+
+def pipeline_recall_qps(df, *, metrics=None, title="Recall against queries per second"):
+    """Recall vs QPS of every pipeline's search-parameter sweep, with its Pareto frontier.
+
+    Each pipeline is a line through its Pareto-optimal settings (no other setting of the same
+    pipeline has both a higher recall and a higher QPS) plus faint markers for the dominated
+    ones; hover shows the search parameters. A dropdown picks the recall column (re-ranked
+    columns use ``rerank_qps``); the legend toggles pipelines.
+
+    Parameters
+    ----------
+    df : DataFrame or list of dict
+        Rows of :func:`rae_explore.index.measure.sweep_pipeline` / ``run_grid``.
+    metrics : list of str, optional
+        Recall columns; default every ``n-R@m`` then every ``rerank_n-R@m`` column.
+
+    Returns
+    -------
+    go.Figure
+    """
+    from ...index.summaries import pareto_frontier
+
+    df = ok_rows(as_frame(df, "pipeline_recall_qps"))
+    require_columns(df, ["pipeline", "index", "reducer", "n_components", "qps", "search_params"], "pipeline_recall_qps")
+    metrics = _pipeline_metrics(df, metrics)
+    pipes = _pipeline_order(df)
+    style = _variant_styles(df)
+    fig = go.Figure()
+    groups = [[] for _ in metrics]
+    for mi, m in enumerate(metrics):
+        qcol = "rerank_qps" if m.startswith("rerank_") else "qps"
+        require_columns(df, [qcol], "pipeline_recall_qps")
+        front = pareto_frontier(df[df[m].notna()], x=m, y=qcol, by="pipeline")
+        for p in pipes:
+            g = front[front["pipeline"] == p]
+            if g.empty:
+                continue
+            hover = (f"<b>{p}</b><br>%{{customdata}}<br>{_pipeline_label(m)}=%{{x:.3f}}<br>"
+                     "%{y:,.0f} queries/s<extra></extra>")
+            on = g[g["pareto"]].sort_values(m)
+            off = g[~g["pareto"]]
+            st = style[p]
+            groups[mi].append(len(fig.data))
+            fig.add_trace(go.Scatter(x=on[m], y=on[qcol], mode="lines+markers", name=p, legendgroup=p,
+                                     opacity=st["opacity"], line=dict(color=st["color"], dash=st["dash"]),
+                                     marker=dict(symbol=st["symbol"], size=8), customdata=on["search_params"],
+                                     hovertemplate=hover))
+            groups[mi].append(len(fig.data))
+            fig.add_trace(go.Scatter(x=off[m], y=off[qcol], mode="markers", name=p, legendgroup=p,
+                                     showlegend=False, opacity=0.3 * st["opacity"],
+                                     marker=dict(color=st["color"], symbol=st["symbol"], size=7),
+                                     customdata=off["search_params"], hovertemplate=hover))
+    layout(fig, title, _pipeline_label(metrics[0]), "queries per second (log scale)")
+    fig.update_yaxes(type="log", dtick=1)
+    fig.update_xaxes(range=[0, 1.02])
+    if len(metrics) > 1:
+        add_dropdown(fig, [_pipeline_label(m) for m in metrics], visibility_steps(groups, len(fig.data)),
+                     layout_updates=[{"xaxis.title.text": _pipeline_label(m)} for m in metrics], prefix="recall: ")
+    return fig
+
+
+def pipeline_size_recall(df, *, metrics=None, title="Index size against recall"):
+    """Index size (serialised, log scale) against recall, one point per pipeline at its best setting.
+
+    Colour = reducer, marker symbol = index string, label = reduced dimension; the hover gives
+    the compression ratio and the search parameters of the best setting. A dropdown picks the
+    recall column; the legend toggles reducers.
+    """
+    df = ok_rows(as_frame(df, "pipeline_size_recall"))
+    require_columns(df, ["pipeline", "reducer", "index", "n_components", "index_bytes", "cr", "search_params"],
+                     "pipeline_size_recall")
+    metrics = _pipeline_metrics(df, metrics)
+    style = _variant_styles(df)
+    reducers = list(dict.fromkeys(df["reducer"]))
+    indexes = list(dict.fromkeys(sorted(df["index"])))
+    fig = go.Figure()
+    groups = [[] for _ in metrics]
+    for mi, m in enumerate(metrics):
+        best = df.loc[df[df[m].notna()].groupby("pipeline")[m].idxmax()]
+        for red in reducers:
+            for ix in indexes:
+                g = best[(best["reducer"] == red) & (best["index"] == ix)].sort_values("n_components")
+                if g.empty:
+                    continue
+                st = style[g["pipeline"].iloc[0]]
+                groups[mi].append(len(fig.data))
+                fig.add_trace(go.Scatter(
+                    x=g["index_bytes"] / 2**20, y=g[m], mode="markers+text", name=f"{red} · {ix}",
+                    legendgroup=str(red), legendgrouptitle_text=str(red), text=g["n_components"].astype(str),
+                    textposition="top center",
+                    marker=dict(color=st["color"], size=11, symbol=st["symbol"]),
+                    customdata=np.stack([g["pipeline"], g["cr"].round(1), g["search_params"]], axis=1),
+                    hovertemplate=("<b>%{customdata[0]}</b><br>%{x:.3g} MB (cr %{customdata[1]}x)<br>"
+                                   f"{_pipeline_label(m)}=%{{y:.3f}}<br>best at %{{customdata[2]}}<extra></extra>")))
+    layout(fig, title, "index size (MB, serialised; log scale)", _pipeline_label(metrics[0]))
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(range=[0, 1.05])
+    if len(metrics) > 1:
+        add_dropdown(fig, [_pipeline_label(m) for m in metrics], visibility_steps(groups, len(fig.data)),
+                     layout_updates=[{"yaxis.title.text": _pipeline_label(m)} for m in metrics], prefix="recall: ")
+    return fig
+
+
+def pipeline_build_time(df, *, title="Index build time with and without compression"):
+    """Grouped bars: build time per index string, one bar per reducer and dimension.
+
+    A dropdown switches between the index's train+add time (the paper's train+index time), the
+    same plus the reducer's fit and the base's reduction (the whole pipeline), and the reducer
+    fit alone. Hover gives the speed-up against the uncompressed index of the same string.
+    """
+    df = ok_rows(as_frame(df, "pipeline_build_time"))
+    require_columns(df, ["pipeline", "reducer", "n_components", "index", "build_time_s", "reducer_fit_time_s",
+                          "base_reduce_time_s"], "pipeline_build_time")
+    one = df.drop_duplicates("pipeline").copy()
+    one["total_time_s"] = one["build_time_s"] + one["reducer_fit_time_s"] + one["base_reduce_time_s"]
+    one["variant"] = np.where(one["reducer"] == "none", "uncompressed (" + one["n_components"].astype(str) + ")",
+                              one["reducer"] + "-" + one["n_components"].astype(str))
+    columns = [("build_time_s", "train + add time (s)"), ("total_time_s", "reducer fit + reduce + train + add (s)"),
+               ("reducer_fit_time_s", "reducer fit time (s)")]
+    style = _variant_styles(one)
+    indexes = list(dict.fromkeys(sorted(one["index"])))
+    variants = list(dict.fromkeys(one.sort_values(["reducer", "n_components"], ascending=[True, False])["variant"]))
+    variants.sort(key=lambda v: not v.startswith("uncompressed"))
+    fig = go.Figure()
+    groups = [[] for _ in columns]
+    for ci, (c, lab) in enumerate(columns):
+        base = one[one["reducer"] == "none"].set_index("index")[c]
+        for i, v in enumerate(variants):
+            g = one[one["variant"] == v].set_index("index").reindex(indexes)
+            speedup = (base.reindex(indexes) / g[c]).to_numpy(dtype=float)
+            st = style[one[one["variant"] == v]["pipeline"].iloc[0]]
+            groups[ci].append(len(fig.data))
+            fig.add_trace(go.Bar(x=indexes, y=g[c], name=v, legendgroup=v, marker_color=st["color"],
+                                 marker_opacity=st["opacity"], customdata=speedup,
+                                 hovertemplate=(f"<b>{v}</b> %{{x}}<br>%{{y:.3g}} s<br>"
+                                                "%{customdata:.2f}x faster than uncompressed<extra></extra>")))
+    layout(fig, title, "faiss index", columns[0][1], barmode="group")
+    add_dropdown(fig, [lab for _, lab in columns], visibility_steps(groups, len(fig.data)),
+                 layout_updates=[{"yaxis.title.text": lab} for _, lab in columns], prefix="time: ")
+    return fig
+
+
+def pipeline_table(df, *, by="index", title="Pipelines (autoencoder paper's columns)", digits=3):
+    """The paper-style table (:func:`rae_explore.index.summaries.paper_table`) with a dropdown per ``by`` value.
+
+    The first entry shows every row; each other entry one index string (or whatever ``by`` names).
+    """
+    df = as_frame(df, "pipeline_table")
+    require_columns(df, [by], "pipeline_table")
+    keys = ["all"] + list(dict.fromkeys(df[by]))
+    fig = go.Figure()
+    for key in keys:
+        sub = df if key == "all" else df[df[by] == key]
+        tab = table(sub, digits=digits).data[0]
+        tab.columnwidth = [2.4 if c in ("pipeline", "search_params") else 1.6 if c == "index" else 1
+                           for c in sub.columns]
+        fig.add_trace(tab)
+    layout(fig, title)
+    fig.update_layout(height=min(HEIGHT + 200, 110 + 28 * (len(df) + 1)))
+    masks = visibility_steps([[i] for i in range(len(keys))], len(keys))
+    add_dropdown(fig, [f"{by}: {k}" for k in keys], masks, y=1.12)
+    return fig
