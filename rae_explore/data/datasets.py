@@ -26,7 +26,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..paths import DATA_DIR
-from .vectors import l2_normalize
+from ..vectors import l2_normalize
 from ..validation import as_float32, check_2d, check_metric, check_same_dim
 from . import formats
 

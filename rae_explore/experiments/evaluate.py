@@ -33,39 +33,17 @@ each row and a rerun skips the configurations already in the file (:mod:`rae_exp
 import logging
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ..neighbors.metrics import recall_n_at_m, top_k_accuracy
+from ..data.datasets import as_dataset
 from .tasks import params_json
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KS = (1, 5, 10, 20, 50)
 DEFAULT_RECALLS = ((1, 1), (1, 10), (1, 100))
-
-
-def _resolve_dataset(dataset, metric, dataset_kwargs=None):
-    from ..data.datasets import Dataset, load_dataset
-
-    if isinstance(dataset, Dataset):
-        ds = dataset
-    elif isinstance(dataset, (str, Path)):
-        ds = load_dataset(str(dataset), **(dataset_kwargs or {}))
-    else:
-        raise TypeError(f"dataset must be a Dataset or a dataset name, got {type(dataset).__name__}")
-    metric = ds.metric if metric is None else metric
-    from ..validation import check_metric
-
-    check_metric(metric)
-    if metric != ds.metric:
-        import dataclasses
-
-        ds = dataclasses.replace(ds, metric=metric, gt=None)
-    if metric == "cosine":
-        ds = ds.normalized()
-    return ds
 
 
 def _ground_truth(ds, kmax):
@@ -137,7 +115,7 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
         reducer = make_reducer(reducer, **(params or {}))
     elif params:
         reducer = reducer.set_params(**params)
-    ds = _resolve_dataset(dataset, metric, dataset_kwargs)
+    ds = as_dataset(dataset, metric, **(dataset_kwargs or {}))
     ks = sorted({int(k) for k in ks})
     if not ks:
         raise ValueError("ks is empty; give at least one k, e.g. ks=(1, 10)")
@@ -188,7 +166,7 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
         from ..reducers.diagnostics import reconstruction_mse
 
         Xb = np.asarray(ds.xb, dtype=np.float32)
-        Xb = reducer._prep(Xb) if hasattr(reducer, "_prep") else Xb
+        Xb = reducer.preprocess(Xb) if hasattr(reducer, "preprocess") else Xb
         row["reconstruction_mse"] = reconstruction_mse(Xb, Zb @ reducer.decoder_.T + reducer.decoder_intercept_)
     else:
         row["reconstruction_mse"] = math.nan

@@ -22,9 +22,9 @@ import warnings
 
 import numpy as np
 
+from ..data.datasets import as_dataset
 from ..intrinsic.knee import (
     DEFAULT_KINDS,
-    _resolve,
     check_dims,
     dims_grid,
     loss_curve,
@@ -64,7 +64,7 @@ def recall_curve(dataset, *, dims=None, k=10, reducer="pca", reducer_params=None
     from ..reducers import make_reducer
     from .evaluate import evaluate
 
-    ds = _resolve(dataset)
+    ds = as_dataset(dataset)
     dims = dims_grid(ds.d) if dims is None else check_dims(list(dims) + [ds.d], ds.d)
     if ds.d not in dims:
         dims = [ds.d] + dims
@@ -170,7 +170,7 @@ def recommend_dim(dataset, target=0.9, k=10, *, estimators="all", budget_s=30.0,
 
     from ..intrinsic.estimate import estimate_id
 
-    ds = _resolve(dataset, seed=random_state)
+    ds = as_dataset(dataset, seed=random_state)
     X = np.asarray(ds.train)
     rows, attrs = [], {"dataset": ds.name, "d": ds.d}
 

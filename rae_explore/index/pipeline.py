@@ -56,12 +56,12 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..neighbors.knn import faiss_metric
-from ..validation import as_float32, check_k, check_metric, check_same_dim
+from ..vectors import for_metric
+from ..threads import limit_threads
+from ..validation import as_float32, check_int, check_k, check_metric, check_same_dim
 from .factory import (
     MIN_POINTS_PER_CENTROID,
-    check_n_threads,
     check_training_size,
-    faiss_threads,
     index_bytes,
     make_index,
     quiet_faiss_clustering,
@@ -122,10 +122,8 @@ def reducer_params_json(reducer, reducer_params):
     return json.dumps(dict(p, **(reducer_params or {})), sort_keys=True, default=str)
 
 
-def _normalized(x):
-    x = np.array(x, dtype=np.float32, order="C", copy=True)
-    faiss.normalize_L2(x)
-    return x
+def _check_n_threads(n_threads):
+    return check_int(n_threads, "n_threads", low=1, what="a positive integer (faiss OpenMP threads)")
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -201,15 +199,14 @@ class IndexPipeline(BaseEstimator):
             NaN/inf, dimension mismatch.
         """
         check_metric(self.metric)
-        n_threads = check_n_threads(self.n_threads)
+        n_threads = _check_n_threads(self.n_threads)
         xb = as_float32(xb, "xb")
         if xt is not None:
             xt = as_float32(xt, "xt")
             check_same_dim(xt, xb, ("xt", "xb"))
         self.d_in_ = xb.shape[1]
-        if self.metric == "cosine":
-            xb = _normalized(xb)
-            xt = None if xt is None else _normalized(xt)
+        xb = for_metric(xb, self.metric, "xb")
+        xt = None if xt is None else for_metric(xt, self.metric, "xt")
         self._xb = xb  # originals (normalised for cosine), for re-ranking
         self._flat = None
         # fail fast on the factory string before an expensive reducer fit, when the dimension is known
@@ -231,7 +228,7 @@ class IndexPipeline(BaseEstimator):
         index = make_index(self.d_out_, self.index_factory, self.metric)
         check_training_size(index, self.n_train_, self.index_factory, self.min_points_per_centroid)
         quiet_faiss_clustering(index)
-        with faiss_threads(n_threads):
+        with limit_threads(faiss=n_threads):
             t0 = time.perf_counter()
             try:
                 index.train(xt_r)
@@ -265,8 +262,7 @@ class IndexPipeline(BaseEstimator):
         if X.shape[1] != self.d_in_:
             raise ValueError(f"dimension mismatch: the queries have {X.shape[1]} columns but the pipeline was "
                              f"fitted on {self.d_in_}-d vectors; queries must come from the same embedding model")
-        if self.metric == "cosine":
-            X = _normalized(X)
+        X = for_metric(X, self.metric, "xq")
         return _apply_reducer(self.reducer_, X, self.metric)
 
     def set_search_params(self, **params):
@@ -304,15 +300,14 @@ class IndexPipeline(BaseEstimator):
         k = check_k(k, self.index_.ntotal)
         xq_r = self.reduce(xq)
         if rerank_k is None:
-            with faiss_threads(self.n_threads):
+            with limit_threads(faiss=_check_n_threads(self.n_threads)):
                 return self.index_.search(xq_r, k)
         rerank_k = check_k(rerank_k, self.index_.ntotal, name="rerank_k")
         if rerank_k < k:
             raise ValueError(f"rerank_k={rerank_k} must be >= k={k}: the shortlist is re-ranked and cut to k")
         xq = as_float32(xq, "xq")
-        if self.metric == "cosine":
-            xq = _normalized(xq)
-        with faiss_threads(self.n_threads):
+        xq = for_metric(xq, self.metric, "xq")
+        with limit_threads(faiss=_check_n_threads(self.n_threads)):
             _, I = self.index_.search(xq_r, rerank_k)
             return self._rerank(xq, I, k)
 
@@ -394,7 +389,7 @@ def _apply_reducer(est, X, metric):
                          "queries with the fitted reducer, so use a reducer with transform (pca, rp, rae, umap, ...)"
                          ) from None
     Y = as_float32(np.asarray(Y), f"{type(est).__name__}.transform output")
-    return _normalized(Y) if metric == "cosine" else Y
+    return for_metric(Y, metric, f"{type(est).__name__}.transform output")
 
 
 def build_pipeline(dataset, index_factory, reducer=None, *, n_components=None, reducer_params=None,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments.tasks import read_rows
+from ..results import read_rows
 from ..results import ok_rows
 from .measure import PAPER_RECALLS, recall_column
 

@@ -29,6 +29,8 @@ import warnings
 
 import numpy as np
 
+from ..validation import check_positive_int
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_KINDS = ("linear", "mlp")
@@ -41,8 +43,7 @@ def dims_grid(d, low=2):
     >>> dims_grid(128)
     [128, 96, 64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2]
     """
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
-        raise ValueError(f"d must be a positive integer, got {d!r}")
+    check_positive_int(d, "d")
     low = max(1, min(int(low), int(d)))
     vals = {int(d)}
     p = 1
@@ -62,23 +63,6 @@ def check_dims(dims, d):
     if bad:
         raise ValueError(f"dims must lie in [1, d={d}], got {bad}")
     return dims
-
-
-def _resolve(dataset, metric=None, seed=0):
-    """A Dataset (by name or as is), normalised under the cosine metric."""
-    from ..data.datasets import Dataset, load_dataset
-
-    if isinstance(dataset, Dataset):
-        ds = dataset
-    elif isinstance(dataset, str):
-        ds = load_dataset(dataset, seed=seed)
-    else:
-        raise TypeError(f"dataset must be a Dataset or a dataset name, got {type(dataset).__name__}")
-    if metric is not None and metric != ds.metric:
-        import dataclasses
-
-        ds = dataclasses.replace(ds, metric=metric, gt=None)
-    return ds.normalized() if ds.metric == "cosine" else ds
 
 
 # ------------------------------------------------------------------------------ loss knee

@@ -21,6 +21,7 @@ import mmap
 import faiss
 import numpy as np
 
+from ..vectors import for_metric
 from ..validation import assert_finite, check_2d, check_k, check_metric, check_same_dim
 
 logger = logging.getLogger(__name__)
@@ -35,16 +36,10 @@ def faiss_metric(metric):
 def _block(x, a, b, name, metric):
     """Rows [a, b) of x as float32 C-contiguous, checked finite, normalised for cosine."""
     blk = x[a:b]
-    copy = metric == "cosine" or blk.dtype != np.float32 or not blk.flags.c_contiguous
+    copy = blk.dtype != np.float32 or not blk.flags.c_contiguous
     blk = np.array(blk, dtype=np.float32, order="C", copy=True) if copy else np.asarray(blk)
     assert_finite(blk, name, offset=a)
-    if metric == "cosine":
-        norms = np.linalg.norm(blk, axis=1)
-        if (norms == 0).any():
-            row = a + int(np.flatnonzero(norms == 0)[0])
-            raise ValueError(f"{name} row {row} is the zero vector: cosine similarity is undefined for it")
-        faiss.normalize_L2(blk)
-    return blk
+    return for_metric(blk, metric, name, offset=a)
 
 
 def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAULT_BLOCK_BYTES, verbose=False):

@@ -310,7 +310,7 @@ def spectrum_explorer(dataset="sift5k", *, dim=16, alpha=1.0, alpha_range=(1e-3,
         if dataset not in loaded:
             loaded.clear()
             ds = load_dataset(dataset, **dict(dataset_kwargs or {}, seed=seed))
-            loaded[dataset] = ds.normalized() if ds.metric == "cosine" else ds  # what evaluate fits on
+            loaded[dataset] = ds.prepared()  # what evaluate fits on
         ds = loaded[dataset]
         if dim >= ds.d:
             raise ValueError(f"dimension {dim} must be below the dataset's d={ds.d}")
@@ -364,7 +364,7 @@ def id_explorer(dataset="sift5k", *, estimators=("MLE", "TLE", "MOM", "lPCA"), n
             loaded.clear()
             kw = {"seed": seed} if n_samples is None else {"seed": seed, "n_samples": n_samples}
             ds = load_dataset(dataset, metric=metric, **kw)
-            loaded[dataset] = ds.normalized() if ds.metric == "cosine" else ds
+            loaded[dataset] = ds.prepared()
         X = loaded[dataset].xb
         progress(0.1, "pointwise estimates…")
         local = local_id(X, list(estimators), n_neighbors=int(k), random_state=seed, budget_s=budget_s)

@@ -74,9 +74,7 @@ def run(args):
     for path in (args.out, args.pointwise):  # fail before the work, not after
         if path and not str(path).lower().endswith((".csv", ".json")):
             raise ValueError(f"output must end in .csv or .json, got {path!r}")
-    ds = load_dataset(args.dataset, metric=args.metric, seed=args.seed, n_samples=args.n_samples)
-    if ds.metric == "cosine":
-        ds = ds.normalized()
+    ds = load_dataset(args.dataset, metric=args.metric, seed=args.seed, n_samples=args.n_samples).prepared()
     X = np.asarray(ds.train)
     estimators = "all" if [e.lower() for e in args.estimators] == ["all"] else args.estimators
     table = estimate_id(X, estimators, n_neighbors=args.n_neighbors, budget_s=args.budget or None, params=params,
