@@ -1,49 +1,19 @@
-"""faiss index pipelines on compressed vectors: the autoencoder paper's table, and recall vs speed.
+"""An index pipeline: an optional reducer, then a faiss index, searched with the same reduction.
 
-A *pipeline* is an optional reducer (a registered name + params, or any sklearn-style estimator)
-followed by a faiss ``index_factory`` string ("Flat", "HNSW32", "NSG32", "IVF256,PQ16",
-"OPQ16_64,IVF256,PQ16", "IVF1024,SQ8", ...) and search parameters (``nprobe``, ``efSearch``,
-``search_L``, ...). The reducer is fitted on the training vectors (``Dataset.train``), the index
-is trained on the reduced training vectors and filled with the reduced base; queries are reduced
-with the same fitted reducer. Ground truth is always the exact k-NN in the ORIGINAL space
-(:func:`rae_explore.neighbors.knn.ground_truth`), so every recall measures reducer and index together.
-
-:func:`evaluate_pipeline` returns one tidy row with the columns of the autoencoder paper
-("Using Autoencoders to improve Nearest Neighbor Search on large Datasets", Table 3):
-1-R@100, 1-R@10, 1-R@1, 10-R@100, 10-R@10, 100-R@100 (:func:`rae_explore.neighbors.metrics.recall_n_at_m`),
-the on-disk index size (``len(faiss.serialize_index(index))``), the compression ratio
-``cr = nb * d * 4 / index_bytes`` against the float32 original vectors, the space saving
-``ss = 1 - 1/cr``, the one-vector search time, the overall search time, the train+index time,
-and separately the reducer's fit time. Times are measured with a fixed faiss thread count,
-recorded in the row (``n_threads``). The effective search parameters are read back from the
-index and written to the row, so faiss's defaults (IVF ``nprobe=1``, HNSW ``efSearch=16``) are
-always visible.
-
-:func:`sweep_pipeline` builds once and searches over a grid of search parameters, one row per
-setting (recall-vs-QPS curves); :func:`pareto_frontier` marks the non-dominated settings.
-With ``rerank_k``, the reduced index returns a shortlist of ``rerank_k`` candidates that is
-re-ranked with the original vectors (the production pattern); the row then carries the recall
-both ways (``1-R@1`` and ``rerank_1-R@1``, ...).
-
-Grids: :func:`expand_grid` turns reducers x dims x indexes into plain config dicts;
-:func:`run_task` maps one config to its rows (a picklable, independent task that can be mapped
-on Dask); :func:`run_grid` runs them, rewrites the results file atomically after each task and
-skips configs already finished when resumed.
-
-Training cost: an ``index_factory`` "PQ<M>" (8-bit) also runs faiss's polysemous training, which
-only serves Hamming-threshold filtering (search parameter ``ht``) and dominates training time
-(IVF64,PQ32 on 9,000 x 384: ~94 s vs ~6 s for "IVF64,PQ32np"); append ``np`` to skip it.
-
-Training-set checks (faiss's k-means wants at least ``39 * k`` points for ``k`` centroids, and
-fails below ``k``): fewer than :data:`MIN_POINTS_PER_CENTROID` (10) training points per
-centroid of an IVF or PQ stage raises ``ValueError`` naming a size that fits; fewer than
-:data:`FAISS_MIN_POINTS_PER_CENTROID` (39) warns with :class:`TrainingSizeWarning`.
+A *pipeline* is an optional reducer (a registered name + params, any sklearn-style estimator,
+or a :class:`FittedReduction` computed once and shared) followed by a faiss ``index_factory``
+string ("Flat", "HNSW32", "NSG32", "IVF256,PQ16", "OPQ16_64,IVF256,PQ16", "IVF1024,SQ8", ...)
+and search parameters (``nprobe``, ``efSearch``, ``search_L``, ...). The reducer is fitted on
+the training vectors (``Dataset.train``), the index is trained on the reduced training vectors
+and filled with the reduced base; queries are reduced with the same fitted reducer. With
+``rerank_k``, a shortlist from the reduced index is re-ranked with the original vectors.
+Measuring pipelines is :mod:`rae_explore.index.measure`'s job; grids of them are
+:mod:`rae_explore.experiments.pipeline_grid`'s.
 
 Examples
 --------
->>> ds = load_dataset("sift5k", seed=0)  # doctest: +SKIP
->>> row = evaluate_pipeline(ds, "IVF64,Flat", "pca", n_components=32, search_params={"nprobe": 8})  # doctest: +SKIP
->>> row["10-R@10"], row["cr"], row["nprobe"]  # doctest: +SKIP
+>>> pipe = IndexPipeline("IVF64,Flat", "pca", n_components=32, search_params={"nprobe": 8})  # doctest: +SKIP
+>>> D, I = pipe.fit(ds.xb, ds.xt).search(ds.xq, 10)                                        # doctest: +SKIP
 """
 
 import dataclasses

@@ -1,27 +1,20 @@
-"""How far can the vectors be compressed? Three views of the same question, side by side.
+"""The autoencoder-loss knee: where shrinking the code starts to cost reconstruction.
 
-1. **Intrinsic dimension** -- the global estimates of scikit-dimension's estimators
-   (:func:`rae_explore.intrinsic.estimate.estimate_id`).
-2. **Autoencoder-loss knee** -- the autoencoder paper trains autoencoders for hidden dimensions
-   from ``d`` down to 2 and observes the test reconstruction loss rising once the hidden
-   dimension drops below the intrinsic dimension. :func:`loss_curve` trains a linear and a small
-   nonlinear autoencoder (:mod:`rae_explore.reducers.neural.autoencoders`) on a log-ish grid of hidden
-   dimensions (:func:`dims_grid`), and :func:`find_knee` locates the knee of the test loss with
-   **Kneedle** (Satopää et al., 2011, the ``kneed`` package): the loss, as a function of the
-   hidden dimension on a linear axis, is a decreasing convex curve; Kneedle normalises both
-   axes to [0, 1] and picks the point farthest below the chord joining the ends -- where adding
-   dimensions stops paying.
-3. **Recall knee** -- the smallest dimension whose top-k accuracy (overlap of the exact k-NN
-   before and after reduction, RAE paper Eq. 4) stays at or above ``target`` times its value
-   at full dimension (:func:`recall_curve`, :func:`recall_knee`; PCA by default, any
-   registered reducer by name).
-
-:func:`recommend_dim` runs all three and returns one tidy table.
+The autoencoder paper trains autoencoders for hidden dimensions from ``d`` down to 2 and
+observes the test reconstruction loss rising once the hidden dimension drops below the
+intrinsic dimension. :func:`loss_curve` trains a linear and a small nonlinear autoencoder
+(:mod:`rae_explore.reducers.neural.autoencoders`) on a log-ish grid of hidden dimensions
+(:func:`dims_grid`), and :func:`find_knee` locates the knee of the test loss with **Kneedle**
+(Satopää et al., 2011, the ``kneed`` package): the loss, as a function of the hidden dimension
+on a linear axis, is a decreasing convex curve; Kneedle normalises both axes to [0, 1] and
+picks the point farthest below the chord joining the ends -- where adding dimensions stops
+paying. :mod:`rae_explore.experiments.recommend` puts this knee next to the intrinsic-dimension
+estimates and the recall knee.
 
 Examples
 --------
->>> table = recommend_dim("sift5k", target=0.9, k=10)  # doctest: +SKIP
->>> table[["view", "method", "dimension"]]              # doctest: +SKIP
+>>> curve = loss_curve(X, dims=[64, 32, 16, 8])  # doctest: +SKIP
+>>> loss_knees(curve)                            # doctest: +SKIP
 """
 
 import logging

@@ -19,6 +19,19 @@ def _check_ids(I, name):
     return I
 
 
+def _check_pair(true, pred, names):
+    true, pred = _check_ids(true, names[0]), _check_ids(pred, names[1])
+    if true.shape[0] != pred.shape[0]:
+        raise ValueError(f"{names[0]} has {true.shape[0]} queries but {names[1]} has {pred.shape[0]}")
+    return true, pred
+
+
+def _overlap(true, pred, n, m, per_query):
+    """Mean (or per-query) fraction of ``true[:, :n]`` found in ``pred[:, :m]``."""
+    frac = _hits(true[:, :n], pred[:, :m]) / n
+    return frac if per_query else float(frac.mean())
+
+
 def _hits(A, B):
     """Per row, how many ids of A (unique within the row) appear in B. Shapes (nq, a), (nq, b)."""
     out = np.empty(A.shape[0], dtype=np.int64)
@@ -48,16 +61,13 @@ def top_k_accuracy(I_true, I_pred, k, per_query=False):
     -------
     float in [0, 1] (or ndarray (nq,) if ``per_query``).
     """
-    I_true, I_pred = _check_ids(I_true, "I_true"), _check_ids(I_pred, "I_pred")
-    if I_true.shape[0] != I_pred.shape[0]:
-        raise ValueError(f"I_true has {I_true.shape[0]} queries but I_pred has {I_pred.shape[0]}")
+    I_true, I_pred = _check_pair(I_true, I_pred, ("I_true", "I_pred"))
     if k < 1 or k > min(I_true.shape[1], I_pred.shape[1]):
         raise ValueError(
             f"k={k} needs at least k columns in both tables, got I_true {I_true.shape} and I_pred {I_pred.shape}; "
             "search with more neighbours or lower k"
         )
-    frac = _hits(I_true[:, :k], I_pred[:, :k]) / k
-    return frac if per_query else float(frac.mean())
+    return _overlap(I_true, I_pred, k, k, per_query)  # the k-R@k of recall_n_at_m
 
 
 def recall_n_at_m(gt, I, n, m, per_query=False):
@@ -83,12 +93,9 @@ def recall_n_at_m(gt, I, n, m, per_query=False):
     -------
     float in [0, 1] (or ndarray (nq,) if ``per_query``).
     """
-    gt, I = _check_ids(gt, "gt"), _check_ids(I, "I")
-    if I.shape[0] != gt.shape[0]:
-        raise ValueError(f"I has {I.shape[0]} queries but gt has {gt.shape[0]}")
+    gt, I = _check_pair(gt, I, ("gt", "I"))
     if not 1 <= n <= gt.shape[1]:
         raise ValueError(f"n={n} needs gt with at least n columns, got {gt.shape}; compute ground truth with k >= {n}")
     if not 1 <= m <= I.shape[1]:
         raise ValueError(f"m={m} needs I with at least m columns, got {I.shape}; search with k >= {m}")
-    frac = _hits(gt[:, :n], I[:, :m]) / n
-    return frac if per_query else float(frac.mean())
+    return _overlap(gt, I, n, m, per_query)
