@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..grid import grid_product
 from .cache import cached_dataset
 from .evaluate import DEFAULT_KS, DEFAULT_RECALLS, evaluate
 from .tasks import config_id, run_tasks
@@ -59,18 +60,17 @@ def sweep_configs(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECA
                         f"got {type(dataset).__name__}. Register the data or save it as .npy and pass the path.")
     dims = [dims] if isinstance(dims, (int, np.integer)) else list(dims)
     out = []
-    for seed in seeds:
-        for name, p in pairs:
-            for m in dims:
-                dk = dict(dataset_kwargs or {})
-                dk.setdefault("seed", int(seed))
-                cfg = {
-                    "method": name.lower(), "params": p, "n_components": int(m), "dataset": str(dataset),
-                    "dataset_kwargs": dk, "ks": [int(k) for k in ks], "recalls": [[int(a), int(b)] for a, b in recalls],
-                    "metric": metric, "self_eval": bool(self_eval), "seed": int(seed),
-                }
-                cfg["config_id"] = config_id(cfg)
-                out.append(cfg)
+    for point in grid_product({"seed": list(seeds), "method": pairs, "n_components": dims}, label="sweep"):
+        seed, (name, p), m = point["seed"], point["method"], point["n_components"]
+        dk = dict(dataset_kwargs or {})
+        dk.setdefault("seed", int(seed))
+        cfg = {
+            "method": name.lower(), "params": p, "n_components": int(m), "dataset": str(dataset),
+            "dataset_kwargs": dk, "ks": [int(k) for k in ks], "recalls": [[int(a), int(b)] for a, b in recalls],
+            "metric": metric, "self_eval": bool(self_eval), "seed": int(seed),
+        }
+        cfg["config_id"] = config_id(cfg)
+        out.append(cfg)
     return out
 
 
