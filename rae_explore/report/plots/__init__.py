@@ -6,7 +6,8 @@ flip through (a λ, an estimator, the k of top-k accuracy, fit vs transform time
 precomputed into the figure and carried by plotly's own sliders, dropdowns and legend
 toggles, so it still works in a static, offline HTML export where no Python runs.
 
-- :mod:`.base`: renderer set-up, colours, layout, dropdowns and sliders, tables;
+- :mod:`.base`: renderer set-up, colours, layout, dropdowns and sliders (:func:`.switchable`: one
+  group of traces per choice), tables;
 - :mod:`.intrinsic` (notebook 01), :mod:`.spectrum` (02), :mod:`.recall` (03), :mod:`.pipelines` (04).
 """
 
@@ -17,6 +18,7 @@ from .base import (
     metric_columns,
     add_dropdown,
     add_slider,
+    switchable,
     table,
     RENDERER,
     CONFIG,
@@ -35,6 +37,7 @@ __all__ = [
     "metric_columns",
     "add_dropdown",
     "add_slider",
+    "switchable",
     "table",
     "RENDERER",
     "CONFIG",

@@ -167,6 +167,74 @@ def add_slider(fig, labels, masks, *, active=0, prefix="", layout_updates=None):
     return fig
 
 
+def switchable(fig, keys, make_traces, *, control="dropdown", labels=str, layout_updates=None, prefix="",
+               active=0, all_label=None, min_choices=2, then=None, **place):
+    """Add one group of traces per key and a dropdown or slider that shows one group at a time.
+
+    The pattern behind every "pick a metric / an estimator / a λ" figure: the traces of each
+    key are added in turn (``make_traces(key)``), then a control with one entry per key makes
+    that key's group visible. Traces outside every group (added before this call, or by
+    ``then``) are shown on every entry. Works in static HTML (see :func:`add_dropdown`).
+
+    Parameters
+    ----------
+    fig : go.Figure
+    keys : sequence
+        One control entry per key, in order.
+    make_traces : callable
+        ``make_traces(key)`` -> iterable of traces (possibly empty) forming that key's group.
+    control : {"dropdown", "slider"}
+    labels : callable or sequence of str
+        Entry labels: ``labels(key)`` or one per key.
+    layout_updates : callable or sequence of dict, optional
+        Per-entry layout changes (e.g. ``lambda m: {"yaxis.title.text": label(m)}``).
+    prefix : str
+        Dropdown: prepended to each button label; slider: the current-value prefix.
+    active : int
+        The entry shown first (counting the ``all_label`` entry if any).
+    all_label : str, optional
+        If given, a first entry with this label shows every trace.
+    min_choices : int
+        The control is only added when it has at least this many entries (fewer: every trace
+        stays visible and no control is drawn).
+    then : callable, optional
+        ``then(fig)`` runs after the groups are added and before the control, for traces that
+        every entry shows (e.g. :func:`add_vlines`).
+    **place
+        Passed to :func:`add_dropdown` (``x``, ``y``).
+
+    Returns
+    -------
+    go.Figure
+    """
+    keys = list(keys)
+    groups = []
+    for key in keys:
+        start = len(fig.data)
+        fig.add_traces(list(make_traces(key)))
+        groups.append(range(start, len(fig.data)))
+    grouped = {i for g in groups for i in g}
+    if then is not None:
+        then(fig)
+    n = len(fig.data)
+    always = [i for i in range(n) if i not in grouped]
+    names = [labels(k) for k in keys] if callable(labels) else list(labels)
+    masks = visibility_steps(groups, n, always)
+    updates = None
+    if layout_updates is not None:
+        updates = [layout_updates(k) for k in keys] if callable(layout_updates) else list(layout_updates)
+    if all_label is not None:
+        names, masks = [all_label] + names, [[True] * n] + masks
+        updates = None if updates is None else [{}] + updates
+    if len(names) < min_choices:
+        return fig
+    if control == "slider":
+        return add_slider(fig, names, masks, active=active, prefix=prefix, layout_updates=updates)
+    if control == "dropdown":
+        return add_dropdown(fig, names, masks, active=active, prefix=prefix, layout_updates=updates, **place)
+    raise ValueError(f"switchable: control must be 'dropdown' or 'slider', got {control!r}")
+
+
 def fmt_alpha(a):
     a = float(a)
     if a == 0:

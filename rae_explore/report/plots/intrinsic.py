@@ -7,12 +7,11 @@ import plotly.graph_objects as go
 
 from .base import (
     PALETTE,
-    add_dropdown,
     add_vlines,
     as_frame,
     layout,
     require_columns,
-    visibility_steps,
+    switchable,
 )
 
 
@@ -42,25 +41,22 @@ def local_id_histogram(local, *, global_estimates=None, title="Local intrinsic d
             local = {str(c): local[c].to_numpy() for c in local.columns}
     if not isinstance(local, dict) or not local:
         raise ValueError("local_id_histogram: expected a non-empty dict {estimator: per-point estimates}")
-    fig = go.Figure()
-    groups = []
-    for i, (name, vals) in enumerate(local.items()):
-        v = np.asarray(vals, dtype=float)
+    colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(local)}
+
+    def histogram(name):
+        v = np.asarray(local[name], dtype=float)
         v = v[np.isfinite(v)]
-        idx = [len(fig.data)]
-        fig.add_trace(go.Histogram(x=v, nbinsx=nbins, name=str(name), marker_color=PALETTE[i % len(PALETTE)],
-                                   opacity=0.85, hovertemplate="ID %{x}<br>%{y} points<extra>" + str(name) + "</extra>"))
         med = float(np.median(v)) if len(v) else float("nan")
         g = (global_estimates or {}).get(name, med)
         label = "global estimate" if global_estimates and name in global_estimates else "median"
-        idx.append(len(fig.data))
-        fig.add_trace(go.Scatter(x=[g, g], y=[0, 1], yaxis="y2", mode="lines", name=f"{name}: {label} {g:.1f}",
-                                 line=dict(color="black", dash="dash"), hoverinfo="name"))
-        groups.append(idx)
+        return [go.Histogram(x=v, nbinsx=nbins, name=str(name), marker_color=colors[name], opacity=0.85,
+                             hovertemplate="ID %{x}<br>%{y} points<extra>" + str(name) + "</extra>"),
+                go.Scatter(x=[g, g], y=[0, 1], yaxis="y2", mode="lines", name=f"{name}: {label} {g:.1f}",
+                           line=dict(color="black", dash="dash"), hoverinfo="name")]
+
+    fig = switchable(go.Figure(), local, histogram, prefix="estimator: ")
     fig.update_layout(yaxis2=dict(overlaying="y", range=[0, 1], visible=False), bargap=0.02)
     layout(fig, title, "local intrinsic dimension", "points")
-    if len(groups) > 1:
-        add_dropdown(fig, [str(k) for k in local], visibility_steps(groups, len(fig.data)), prefix="estimator: ")
     return fig
 
 
@@ -128,32 +124,26 @@ def loss_curves(curve, *, knees=None, id_lines=None, group="kind", x="n_componen
     labels = {"test_fvu": "test loss (fraction of variance unexplained)", "train_fvu": "train loss (FVU)",
               "test_loss": "test loss (MSE per element)", "train_loss": "train loss (MSE per element)"}
     knees = knees or {}
-    fig = go.Figure()
-    groups = [[] for _ in columns]
-    for ci, c in enumerate(columns):
+    def curves(c):
         for i, (kind, g) in enumerate(df.groupby(group, sort=False)):
             g = g.sort_values(x)
             color = PALETTE[(i + 3) % len(PALETTE)]
-            groups[ci].append(len(fig.data))
-            fig.add_trace(go.Scatter(x=g[x], y=g[c], mode="lines+markers", name=f"{kind}", legendgroup=str(kind),
-                                     line=dict(color=color),
-                                     hovertemplate=f"<b>{kind}</b><br>dim=%{{x}}<br>%{{y:.4g}}<extra></extra>"))
+            yield go.Scatter(x=g[x], y=g[c], mode="lines+markers", name=f"{kind}", legendgroup=str(kind),
+                             line=dict(color=color),
+                             hovertemplate=f"<b>{kind}</b><br>dim=%{{x}}<br>%{{y:.4g}}<extra></extra>")
             k = knees.get(kind)
             if k is not None and np.isfinite(k) and (g[x] == k).any():
-                groups[ci].append(len(fig.data))
-                fig.add_trace(go.Scatter(x=[k], y=[float(g.loc[g[x] == k, c].iloc[0])], mode="markers+text",
-                                         name=f"{kind} knee = {k:g}", legendgroup=str(kind),
-                                         text=[f"{kind} knee {k:g}"], showlegend=False,
-                                         textposition="top right" if i % 2 == 0 else "bottom left",
-                                         marker=dict(symbol="x", size=14, color=color, line=dict(width=2))))
-    n_curves = len(fig.data)
-    add_vlines(fig, id_lines or {})
-    always = list(range(n_curves, len(fig.data)))
+                yield go.Scatter(x=[k], y=[float(g.loc[g[x] == k, c].iloc[0])], mode="markers+text",
+                                 name=f"{kind} knee = {k:g}", legendgroup=str(kind),
+                                 text=[f"{kind} knee {k:g}"], showlegend=False,
+                                 textposition="top right" if i % 2 == 0 else "bottom left",
+                                 marker=dict(symbol="x", size=14, color=color, line=dict(width=2)))
+
+    fig = switchable(go.Figure(), columns, curves, labels=lambda c: labels.get(c, c),
+                     layout_updates=lambda c: {"yaxis.title.text": labels.get(c, c)},
+                     then=lambda f: add_vlines(f, id_lines or {}))
     layout(fig, title, "hidden dimension (log scale)", labels.get(columns[0], columns[0]))
     fig.update_xaxes(type="log", tickvals=sorted(df[x].unique()))
-    if len(columns) > 1:
-        add_dropdown(fig, [labels.get(c, c) for c in columns], visibility_steps(groups, len(fig.data), always),
-                     layout_updates=[{"yaxis.title.text": labels.get(c, c)} for c in columns])
     return fig
 
 

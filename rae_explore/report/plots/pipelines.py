@@ -9,18 +9,17 @@ from ...results import ok_rows
 from .base import (
     HEIGHT,
     RECALL_RE,
-    add_dropdown,
     as_frame,
     layout,
     method_color,
     metric_columns,
     metric_label,
     require_columns,
+    switchable,
     table,
-    visibility_steps,
 )
 
-# ---- index pipelines (issue 6) ----
+# ---- index pipelines (rae_explore.index) ----
 # Figures for rae_explore.index.factory rows: recall vs QPS with Pareto frontiers, index size vs
 # recall, build time with and without compression, and the paper-style table. Row columns:
 # pipeline, reducer, n_components, index, search_params, "<n>-R@<m>" (and "rerank_<n>-R@<m>"),
@@ -98,9 +97,8 @@ def pipeline_recall_qps(df, *, metrics=None, title="Recall against queries per s
     metrics = _pipeline_metrics(df, metrics)
     pipes = _pipeline_order(df)
     style = _variant_styles(df)
-    fig = go.Figure()
-    groups = [[] for _ in metrics]
-    for mi, m in enumerate(metrics):
+
+    def frontiers(m):
         qcol = "rerank_qps" if m.startswith("rerank_") else "qps"
         require_columns(df, [qcol], "pipeline_recall_qps")
         front = pareto_frontier(df[df[m].notna()], x=m, y=qcol, by="pipeline")
@@ -113,22 +111,20 @@ def pipeline_recall_qps(df, *, metrics=None, title="Recall against queries per s
             on = g[g["pareto"]].sort_values(m)
             off = g[~g["pareto"]]
             st = style[p]
-            groups[mi].append(len(fig.data))
-            fig.add_trace(go.Scatter(x=on[m], y=on[qcol], mode="lines+markers", name=p, legendgroup=p,
-                                     opacity=st["opacity"], line=dict(color=st["color"], dash=st["dash"]),
-                                     marker=dict(symbol=st["symbol"], size=8), customdata=on["search_params"],
-                                     hovertemplate=hover))
-            groups[mi].append(len(fig.data))
-            fig.add_trace(go.Scatter(x=off[m], y=off[qcol], mode="markers", name=p, legendgroup=p,
-                                     showlegend=False, opacity=0.3 * st["opacity"],
-                                     marker=dict(color=st["color"], symbol=st["symbol"], size=7),
-                                     customdata=off["search_params"], hovertemplate=hover))
+            yield go.Scatter(x=on[m], y=on[qcol], mode="lines+markers", name=p, legendgroup=p,
+                             opacity=st["opacity"], line=dict(color=st["color"], dash=st["dash"]),
+                             marker=dict(symbol=st["symbol"], size=8), customdata=on["search_params"],
+                             hovertemplate=hover)
+            yield go.Scatter(x=off[m], y=off[qcol], mode="markers", name=p, legendgroup=p,
+                             showlegend=False, opacity=0.3 * st["opacity"],
+                             marker=dict(color=st["color"], symbol=st["symbol"], size=7),
+                             customdata=off["search_params"], hovertemplate=hover)
+
+    fig = switchable(go.Figure(), metrics, frontiers, labels=_pipeline_label, prefix="recall: ",
+                     layout_updates=lambda m: {"xaxis.title.text": _pipeline_label(m)})
     layout(fig, title, _pipeline_label(metrics[0]), "queries per second (log scale)")
     fig.update_yaxes(type="log", dtick=1)
     fig.update_xaxes(range=[0, 1.02])
-    if len(metrics) > 1:
-        add_dropdown(fig, [_pipeline_label(m) for m in metrics], visibility_steps(groups, len(fig.data)),
-                     layout_updates=[{"xaxis.title.text": _pipeline_label(m)} for m in metrics], prefix="recall: ")
     return fig
 
 
@@ -146,9 +142,8 @@ def pipeline_size_recall(df, *, metrics=None, title="Index size against recall")
     style = _variant_styles(df)
     reducers = list(dict.fromkeys(df["reducer"]))
     indexes = list(dict.fromkeys(sorted(df["index"])))
-    fig = go.Figure()
-    groups = [[] for _ in metrics]
-    for mi, m in enumerate(metrics):
+
+    def best_points(m):
         best = df.loc[df[df[m].notna()].groupby("pipeline")[m].idxmax()]
         for red in reducers:
             for ix in indexes:
@@ -156,21 +151,20 @@ def pipeline_size_recall(df, *, metrics=None, title="Index size against recall")
                 if g.empty:
                     continue
                 st = style[g["pipeline"].iloc[0]]
-                groups[mi].append(len(fig.data))
-                fig.add_trace(go.Scatter(
+                yield go.Scatter(
                     x=g["index_bytes"] / 2**20, y=g[m], mode="markers+text", name=f"{red} · {ix}",
                     legendgroup=str(red), legendgrouptitle_text=str(red), text=g["n_components"].astype(str),
                     textposition="top center",
                     marker=dict(color=st["color"], size=11, symbol=st["symbol"]),
                     customdata=np.stack([g["pipeline"], g["cr"].round(1), g["search_params"]], axis=1),
                     hovertemplate=("<b>%{customdata[0]}</b><br>%{x:.3g} MB (cr %{customdata[1]}x)<br>"
-                                   f"{_pipeline_label(m)}=%{{y:.3f}}<br>best at %{{customdata[2]}}<extra></extra>")))
+                                   f"{_pipeline_label(m)}=%{{y:.3f}}<br>best at %{{customdata[2]}}<extra></extra>"))
+
+    fig = switchable(go.Figure(), metrics, best_points, labels=_pipeline_label, prefix="recall: ",
+                     layout_updates=lambda m: {"yaxis.title.text": _pipeline_label(m)})
     layout(fig, title, "index size (MB, serialised; log scale)", _pipeline_label(metrics[0]))
     fig.update_xaxes(type="log")
     fig.update_yaxes(range=[0, 1.05])
-    if len(metrics) > 1:
-        add_dropdown(fig, [_pipeline_label(m) for m in metrics], visibility_steps(groups, len(fig.data)),
-                     layout_updates=[{"yaxis.title.text": _pipeline_label(m)} for m in metrics], prefix="recall: ")
     return fig
 
 
@@ -194,22 +188,22 @@ def pipeline_build_time(df, *, title="Index build time with and without compress
     indexes = list(dict.fromkeys(sorted(one["index"])))
     variants = list(dict.fromkeys(one.sort_values(["reducer", "n_components"], ascending=[True, False])["variant"]))
     variants.sort(key=lambda v: not v.startswith("uncompressed"))
-    fig = go.Figure()
-    groups = [[] for _ in columns]
-    for ci, (c, lab) in enumerate(columns):
+
+    def bars(column):
+        c, _ = column
         base = one[one["reducer"] == "none"].set_index("index")[c]
-        for i, v in enumerate(variants):
+        for v in variants:
             g = one[one["variant"] == v].set_index("index").reindex(indexes)
             speedup = (base.reindex(indexes) / g[c]).to_numpy(dtype=float)
             st = style[one[one["variant"] == v]["pipeline"].iloc[0]]
-            groups[ci].append(len(fig.data))
-            fig.add_trace(go.Bar(x=indexes, y=g[c], name=v, legendgroup=v, marker_color=st["color"],
-                                 marker_opacity=st["opacity"], customdata=speedup,
-                                 hovertemplate=(f"<b>{v}</b> %{{x}}<br>%{{y:.3g}} s<br>"
-                                                "%{customdata:.2f}x faster than uncompressed<extra></extra>")))
+            yield go.Bar(x=indexes, y=g[c], name=v, legendgroup=v, marker_color=st["color"],
+                         marker_opacity=st["opacity"], customdata=speedup,
+                         hovertemplate=(f"<b>{v}</b> %{{x}}<br>%{{y:.3g}} s<br>"
+                                        "%{customdata:.2f}x faster than uncompressed<extra></extra>"))
+
+    fig = switchable(go.Figure(), columns, bars, labels=lambda c: c[1], prefix="time: ",
+                     layout_updates=lambda c: {"yaxis.title.text": c[1]})
     layout(fig, title, "faiss index", columns[0][1], barmode="group")
-    add_dropdown(fig, [lab for _, lab in columns], visibility_steps(groups, len(fig.data)),
-                 layout_updates=[{"yaxis.title.text": lab} for _, lab in columns], prefix="time: ")
     return fig
 
 
@@ -221,15 +215,15 @@ def pipeline_table(df, *, by="index", title="Pipelines (autoencoder paper's colu
     df = as_frame(df, "pipeline_table")
     require_columns(df, [by], "pipeline_table")
     keys = ["all"] + list(dict.fromkeys(df[by]))
-    fig = go.Figure()
-    for key in keys:
+
+    def tab(key):
         sub = df if key == "all" else df[df[by] == key]
-        tab = table(sub, digits=digits).data[0]
-        tab.columnwidth = [2.4 if c in ("pipeline", "search_params") else 1.6 if c == "index" else 1
-                           for c in sub.columns]
-        fig.add_trace(tab)
+        t = table(sub, digits=digits).data[0]
+        t.columnwidth = [2.4 if c in ("pipeline", "search_params") else 1.6 if c == "index" else 1
+                         for c in sub.columns]
+        return [t]
+
+    fig = switchable(go.Figure(), keys, tab, labels=lambda k: f"{by}: {k}", y=1.12)
     layout(fig, title)
     fig.update_layout(height=min(HEIGHT + 200, 110 + 28 * (len(df) + 1)))
-    masks = visibility_steps([[i] for i in range(len(keys))], len(keys))
-    add_dropdown(fig, [f"{by}: {k}" for k in keys], masks, y=1.12)
     return fig

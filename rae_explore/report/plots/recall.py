@@ -1,11 +1,9 @@
 """Figures of notebook 03 (recall curves): top-k / n-R@m against dimension, fit and transform times."""
 
-
 import numpy as np
 import plotly.graph_objects as go
 
 from .base import (
-    add_dropdown,
     add_vlines,
     as_frame,
     layout,
@@ -13,7 +11,7 @@ from .base import (
     metric_columns,
     metric_label,
     require_columns,
-    visibility_steps,
+    switchable,
 )
 
 
@@ -48,28 +46,24 @@ def recall_curves(df, *, x="n_components", method="method", metrics=None, id_lin
     if not metrics:
         raise ValueError(f"recall_curves: no metric columns (top_k@k or n-R@m) in {list(df.columns)}")
     require_columns(df, metrics, "recall_curves")
-    fig = go.Figure()
     methods = list(dict.fromkeys(df[method]))
-    groups = [[] for _ in metrics]
-    for mi, m in enumerate(metrics):
+
+    def lines(m):
         for i, meth in enumerate(methods):
             g = df[df[method] == meth].sort_values(x)
             ratio = (d / g[x].astype(float)) if d else np.full(len(g), np.nan)
-            groups[mi].append(len(fig.data))
-            fig.add_trace(go.Scatter(
+            yield go.Scatter(
                 x=g[x], y=g[m], mode="lines+markers", name=str(meth), legendgroup=str(meth),
                 line=dict(color=method_color(meth, i)), customdata=np.asarray(ratio, dtype=float),
                 hovertemplate=f"<b>{meth}</b><br>dim=%{{x}}" + (" (%{customdata:.1f}x smaller)" if d else "")
-                + f"<br>{metric_label(m)}=%{{y:.3f}}<extra></extra>"))
-    n_curves = len(fig.data)
-    add_vlines(fig, id_lines or {})
-    always = list(range(n_curves, len(fig.data)))
+                + f"<br>{metric_label(m)}=%{{y:.3f}}<extra></extra>")
+
+    fig = switchable(go.Figure(), metrics, lines, labels=metric_label, prefix="metric: ",
+                     layout_updates=lambda m: {"yaxis.title.text": metric_label(m)},
+                     then=lambda f: add_vlines(f, id_lines or {}))
     layout(fig, title, "reduced dimension (log scale)", metric_label(metrics[0]))
     fig.update_xaxes(type="log", tickvals=sorted(df[x].unique()))
     fig.update_yaxes(range=[0, 1.02])
-    if len(metrics) > 1:
-        add_dropdown(fig, [metric_label(m) for m in metrics], visibility_steps(groups, len(fig.data), always),
-                     layout_updates=[{"yaxis.title.text": metric_label(m)} for m in metrics], prefix="metric: ")
     return fig
 
 
@@ -81,20 +75,18 @@ def timings(df, *, x="n_components", method="method", columns=("fit_s", "transfo
         raise ValueError(f"timings: none of the time columns {list(columns)} in {list(df.columns)}")
     require_columns(df, [x, method], "timings")
     labels = {"fit_s": "fit time (s)", "transform_s": "transform time (s)"}
-    fig = go.Figure()
     methods = list(dict.fromkeys(df[method]))
-    groups = [[] for _ in columns]
-    for ci, c in enumerate(columns):
+
+    def lines(c):
         for i, meth in enumerate(methods):
             g = df[df[method] == meth].sort_values(x)
-            groups[ci].append(len(fig.data))
-            fig.add_trace(go.Scatter(x=g[x], y=g[c], mode="lines+markers", name=str(meth), legendgroup=str(meth),
-                                     line=dict(color=method_color(meth, i)),
-                                     hovertemplate=f"<b>{meth}</b><br>dim=%{{x}}<br>%{{y:.3g}} s<extra></extra>"))
+            yield go.Scatter(x=g[x], y=g[c], mode="lines+markers", name=str(meth), legendgroup=str(meth),
+                             line=dict(color=method_color(meth, i)),
+                             hovertemplate=f"<b>{meth}</b><br>dim=%{{x}}<br>%{{y:.3g}} s<extra></extra>")
+
+    fig = switchable(go.Figure(), columns, lines, labels=lambda c: labels.get(c, c),
+                     layout_updates=lambda c: {"yaxis.title.text": labels.get(c, c)})
     layout(fig, title, "reduced dimension (log scale)", labels.get(columns[0], columns[0]))
     fig.update_xaxes(type="log", tickvals=sorted(df[x].unique()))
     fig.update_yaxes(type="log")
-    if len(columns) > 1:
-        add_dropdown(fig, [labels.get(c, c) for c in columns], visibility_steps(groups, len(fig.data)),
-                     layout_updates=[{"yaxis.title.text": labels.get(c, c)} for c in columns])
     return fig

@@ -1,21 +1,18 @@
 """Figures of notebook 02 (encoder spectrum): singular values, condition number against λ, accuracy, weight norms."""
 
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from .base import (
     PALETTE,
-    add_dropdown,
-    add_slider,
     as_frame,
     fmt_alpha,
     layout,
     metric_columns,
     metric_label,
     require_columns,
-    visibility_steps,
+    switchable,
 )
 
 
@@ -39,26 +36,22 @@ def encoder_spectrum(df, *, reference=None, title="Encoder singular values", val
     df = as_frame(df, "encoder_spectrum")
     require_columns(df, [by, "index", value], "encoder_spectrum")
     keys = sorted(df[by].unique(), key=float)
-    cols = _lambda_colors(keys)
+    colors = dict(zip(keys, _lambda_colors(keys)))
     fig = go.Figure()
-    always = []
     for name, sv in (reference or {}).items():
         sv = np.asarray(sv, dtype=float)
-        always.append(len(fig.data))
         fig.add_trace(go.Scatter(x=np.arange(1, len(sv) + 1), y=sv, mode="lines", name=str(name),
                                  line=dict(color="black", dash="dash", width=2)))
-    groups = []
-    for key, c in zip(keys, cols):
+
+    def curve(key):
         g = df[df[by] == key].sort_values("index")
-        groups.append([len(fig.data)])
-        fig.add_trace(go.Scatter(x=g["index"] + (1 if g["index"].min() == 0 else 0), y=g[value], mode="lines+markers",
-                                 marker=dict(size=4), name=f"{by_label}={fmt_alpha(key)}", line=dict(color=c),
-                                 hovertemplate=f"{by_label}={fmt_alpha(key)}<br>σ_%{{x}} = %{{y:.4g}}<extra></extra>"))
+        return [go.Scatter(x=g["index"] + (1 if g["index"].min() == 0 else 0), y=g[value], mode="lines+markers",
+                           marker=dict(size=4), name=f"{by_label}={fmt_alpha(key)}", line=dict(color=colors[key]),
+                           hovertemplate=f"{by_label}={fmt_alpha(key)}<br>σ_%{{x}} = %{{y:.4g}}<extra></extra>")]
+
     layout(fig, title, "singular value index (descending)", "singular value")
     fig.update_yaxes(type="log")
-    labels = ["all"] + [fmt_alpha(k) for k in keys]
-    masks = [[True] * len(fig.data)] + visibility_steps(groups, len(fig.data), always)
-    add_slider(fig, labels, masks, prefix=f"{by_label} = ")
+    switchable(fig, keys, curve, control="slider", labels=fmt_alpha, all_label="all", prefix=f"{by_label} = ")
     return fig
 
 
@@ -108,24 +101,22 @@ def accuracy_vs_condition(df, *, x="condition_number", by="alpha", group="varian
     metrics = metric_columns(df)
     if not metrics:
         raise ValueError(f"accuracy_vs_condition: no metric columns (top_k@k or n-R@m) in {list(df.columns)}")
-    fig = go.Figure()
-    groups = [[] for _ in metrics]
     parts = list(df.groupby(group, sort=False)) if group in df.columns else [("encoders", df)]
-    for mi, m in enumerate(metrics):
+
+    def points(m):
         for gi, (name, g) in enumerate(parts):
             g = g.sort_values(x)
             lam = g[by] if by in g.columns else np.full(len(g), np.nan)
-            groups[mi].append(len(fig.data))
-            fig.add_trace(go.Scatter(x=g[x], y=g[m], mode="lines+markers", name=str(name), legendgroup=str(name),
-                                     showlegend=True, customdata=np.asarray(lam, dtype=float),
-                                     marker=dict(size=8), line=dict(color=PALETTE[(gi + 3) % len(PALETTE)]),
-                                     hovertemplate="κ=%{x:.4g}<br>" + metric_label(m) +
-                                     "=%{y:.3f}<br>λ=%{customdata:.2g}<extra>" + str(name) + "</extra>"))
+            yield go.Scatter(x=g[x], y=g[m], mode="lines+markers", name=str(name), legendgroup=str(name),
+                             showlegend=True, customdata=np.asarray(lam, dtype=float),
+                             marker=dict(size=8), line=dict(color=PALETTE[(gi + 3) % len(PALETTE)]),
+                             hovertemplate="κ=%{x:.4g}<br>" + metric_label(m) +
+                             "=%{y:.3f}<br>λ=%{customdata:.2g}<extra>" + str(name) + "</extra>")
+
+    fig = switchable(go.Figure(), metrics, points, labels=metric_label, prefix="metric: ",
+                     layout_updates=lambda m: {"yaxis.title.text": metric_label(m)})
     layout(fig, title, "condition number κ (log scale)", metric_label(metrics[0]))
     fig.update_xaxes(type="log")
-    if len(metrics) > 1:
-        add_dropdown(fig, [metric_label(m) for m in metrics], visibility_steps(groups, len(fig.data)),
-                     layout_updates=[{"yaxis.title.text": metric_label(m)} for m in metrics], prefix="metric: ")
     return fig
 
 
@@ -138,22 +129,20 @@ def trained_vs_closed_form(df, *, by="alpha", index="index", trained="trained", 
     df = as_frame(df, "trained_vs_closed_form")
     require_columns(df, [by, index, trained, closed_form], "trained_vs_closed_form")
     keys = sorted(df[by].unique(), key=float)
-    fig = go.Figure()
-    groups = []
-    for key in keys:
+    def pair(key):
         g = df[df[by] == key].sort_values(index)
         xi = g[index] + (1 if g[index].min() == 0 else 0)
-        groups.append([len(fig.data), len(fig.data) + 1])
-        fig.add_trace(go.Scatter(x=xi, y=g[closed_form], mode="lines", name="closed form",
-                                 line=dict(color="black", dash="dash"), legendgroup="cf"))
-        fig.add_trace(go.Scatter(x=xi, y=g[trained], mode="markers", name="trained (Adam)",
-                                 marker=dict(color=PALETTE[3], size=7), legendgroup="tr"))
-    layout(fig, title, "singular value index (descending)", "singular value")
+        return [go.Scatter(x=xi, y=g[closed_form], mode="lines", name="closed form",
+                           line=dict(color="black", dash="dash"), legendgroup="cf"),
+                go.Scatter(x=xi, y=g[trained], mode="markers", name="trained (Adam)",
+                           marker=dict(color=PALETTE[3], size=7), legendgroup="tr")]
+
+    fig = layout(go.Figure(), title, "singular value index (descending)", "singular value")
     fig.update_yaxes(type="log")
     # lambda = 0 does not fix the encoder's per-direction scale, so open on the first positive one
     first_pos = next((i for i, k in enumerate(keys) if float(k) > 0), 0)
-    add_slider(fig, [fmt_alpha(k) for k in keys], visibility_steps(groups, len(fig.data)), prefix=f"{by_label} = ",
-               active=first_pos)
+    switchable(fig, keys, pair, control="slider", labels=fmt_alpha, prefix=f"{by_label} = ", active=first_pos,
+               min_choices=1)
     return fig
 
 
@@ -168,21 +157,18 @@ def weight_norms(df, *, by="alpha", x="step", columns=("encoder_norm", "decoder_
     df = as_frame(df, "weight_norms")
     require_columns(df, [by, x, *columns], "weight_norms")
     keys = sorted(df[by].unique(), key=float)
-    fig = go.Figure()
-    groups = []
     styles = {columns[0]: dict(color=PALETTE[3]), columns[-1]: dict(color=PALETTE[0], dash="dash")}
-    for key in keys:
+
+    def norms(key):
         g = df[df[by] == key].sort_values(x)
-        groups.append([])
-        for c in columns:
-            groups[-1].append(len(fig.data))
-            fig.add_trace(go.Scatter(x=g[x], y=g[c], mode="lines", name=c.replace("_", " "), legendgroup=c,
-                                     line=styles.get(c, {}),
-                                     hovertemplate=f"{by_label}={fmt_alpha(key)}<br>step %{{x}}<br>%{{y:.4g}}"
-                                     "<extra>" + c + "</extra>"))
-    layout(fig, title, "optimiser step", "Frobenius norm")
+        return [go.Scatter(x=g[x], y=g[c], mode="lines", name=c.replace("_", " "), legendgroup=c,
+                           line=styles.get(c, {}),
+                           hovertemplate=f"{by_label}={fmt_alpha(key)}<br>step %{{x}}<br>%{{y:.4g}}"
+                           "<extra>" + c + "</extra>") for c in columns]
+
+    fig = layout(go.Figure(), title, "optimiser step", "Frobenius norm")
     fig.update_yaxes(type="log")
     # open on the largest lambda, where the drift is largest
-    add_slider(fig, [fmt_alpha(k) for k in keys], visibility_steps(groups, len(fig.data)), prefix=f"{by_label} = ",
-               active=len(keys) - 1)
+    switchable(fig, keys, norms, control="slider", labels=fmt_alpha, prefix=f"{by_label} = ", active=len(keys) - 1,
+               min_choices=1)
     return fig
