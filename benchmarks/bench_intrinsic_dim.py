@@ -1,4 +1,4 @@
-"""Intrinsic dimension (issue 4): the whole estimator table, fast, against plain scikit-dimension.
+"""Intrinsic dimension benchmark: the whole estimator table, fast, against plain scikit-dimension.
 
 1. ``estimate_id`` with every estimator (default per-estimator budget of 60 s: PH and DANCo's
    simulated calibration are skipped by their predicted cost) on 100,000 x 128 vectors

@@ -27,7 +27,7 @@ def test_config_id_is_stable_and_ignores_key_order():
     assert task_id(dict(a, config_id="mine")) == "mine" and task_id(a) == config_id(a)
 
 
-@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
 def test_rows_round_trip_and_hex_ids_stay_strings(tmp_path, suffix):
     path = tmp_path / f"r{suffix}"
     rows = [{"config_id": "123e4567", "status": "ok", "v": 1.5}, {"config_id": "0012", "status": "ok", "v": 2.0}]
@@ -105,3 +105,40 @@ def test_list_rows_executors_and_futures(tmp_path):
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         rows = run_tasks(_square, configs + [{"x": -1}], tmp_path / "r.jsonl", executor=ex, errors="record")
     assert [r["status"] for r in rows] == ["ok", "ok", "ok", "error"]
+
+
+def test_parquet_results_run_resume_and_keep_dtypes(tmp_path):
+    """A .parquet results file (through pandas + pyarrow): written per config, resumed, types kept."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "r.parquet"
+    # explicit hex-like ids: "0012" and "1e5" must come back as the same strings, not 12 / 100000.0
+    configs = [{"config_id": "0012", "x": 1}, {"config_id": "1e5", "x": -2}, {"x": 3}]
+    rows = run_tasks(_square, configs, path, errors="record")
+    assert [r["status"] for r in rows] == ["ok", "error", "ok"]
+
+    df = pd.read_parquet(path)
+    assert len(df) == 3 and set(df.columns) >= {"config_id", "status", "x", "y", "error"}
+    assert df["config_id"].map(type).eq(str).all()
+    assert list(df["config_id"]) == ["0012", "1e5", config_id({"x": 3})]
+    assert pd.api.types.is_integer_dtype(df["x"])
+    assert pd.api.types.is_float_dtype(df["y"])  # NaN in the error row
+    back = read_rows(path)
+    assert [r["config_id"] for r in back] == ["0012", "1e5", config_id({"x": 3})]
+    assert [r["x"] for r in back] == [1, -2, 3] and back[1]["error"] == "ValueError: x must be >= 0, got -2"
+    assert back[0]["y"] == 1.0 and np.isnan(back[1]["y"])
+
+    seen = []
+
+    def fixed(config):
+        seen.append(config["x"])
+        return _square(dict(config, x=abs(config["x"])))
+
+    rows2 = run_tasks(fixed, configs, path, errors="record")
+    assert seen == [-2]  # only the failed config runs again
+    back = read_rows(path)
+    assert len(back) == len(rows2) == 3 and all(r["status"] == "ok" for r in back)
+    assert sorted(r["config_id"] for r in back) == sorted(["0012", "1e5", config_id({"x": 3})])
+    assert sorted(r["y"] for r in back) == [1, 4, 9]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.parquet"]  # no temporary file left
+    assert run_tasks(fixed, configs, path) and seen == [-2]  # everything done: nothing runs

@@ -9,7 +9,9 @@ as ``{"top1": ..., "top5": ...}`` fractions). ``--dataset NAME`` uses a built-in
 Differences, on purpose: under ``--distance_metric cosine`` the model is always trained on
 L2-normalised vectors (the reference trains on raw vectors unless ``--if_normalize true``,
 while it evaluates on normalised ones); the learning rate is cosine-annealed per step to 0
-(the reference: per epoch, to ``lr/100``); the run takes exactly ``--steps`` steps.
+(the reference: per epoch, to ``lr/100``); the run takes exactly ``--steps`` steps; top-k accuracy
+is computed once, after training, so ``--eval_interval`` is accepted (and stored under ``args``)
+but ignored.
 """
 
 import ast
@@ -65,7 +67,9 @@ def add_reference_arguments(p, *, baseline=False):
     g.add_argument("--weight_decay", type=float, default=0.0, help="penalty weight lambda (RAE's alpha)")
     g.add_argument("--optimizer", default="Adam", choices=["Adam", "AdamW", "SGD"])
     g.add_argument("--topk_eval", default="[1,5,10,20,50]", help="k values of the top-k accuracy")
-    g.add_argument("--eval_interval", type=int, default=5, help="log top-k accuracy every N epochs (with -v)")
+    g.add_argument("--eval_interval", type=int, default=5,
+                   help="accepted for compatibility with the reference's command lines and ignored: top-k "
+                        "accuracy is computed once, after training, for the result JSON (no periodic evaluation)")
     if baseline:
         g.add_argument("--method", default="PCA", type=str.upper,
                        choices=["PCA", "UMAP", "ISOMAP", "MDS", "RP", "LPP"])
