@@ -107,6 +107,34 @@ def test_cosine_pipeline_uses_inner_product_and_unit_vectors(small_cos):
 
 
 # ---------------------------------------------------------------- search parameters, sweeps, re-rank
+def test_pipeline_is_an_estimator_get_params_and_clone_round_trip(small):
+    from sklearn.base import clone
+
+    pipe = IndexPipeline("HNSW16", "pca", n_components=8, search_params={"efSearch": 40}, random_state=3)
+    assert pipe.get_params()["n_components"] == 8 and pipe.get_params()["search_params"] == {"efSearch": 40}
+    fitted = pipe.fit(small.xb)
+    twin = clone(fitted)
+    assert not hasattr(twin, "index__") and not hasattr(twin, "index_")
+    assert twin.get_params() == pipe.get_params()
+    _, a = fitted.search(small.xq, 10)
+    _, b = twin.fit(small.xb).search(small.xq, 10)
+    np.testing.assert_array_equal(a, b)  # same parameters and seed: the same index
+
+
+def test_a_fitted_reduction_is_shared_without_refitting(small):
+    from rae_explore.index.pipeline import FittedReduction, fit_reduction
+
+    red = fit_reduction(small.xb, None, "pca", 8)
+    assert isinstance(red, FittedReduction) and red.n_components == 8 and red.name == "pca"
+    rows = [evaluate_pipeline(small, ix, red, recalls=[(1, 10)], n_single=2) for ix in ("Flat", "HNSW16")]
+    assert all(r["reducer"] == "pca" and r["n_components"] == 8 for r in rows)
+    assert rows[0]["reducer_fit_time_s"] == rows[1]["reducer_fit_time_s"] == red.fit_time_s  # fitted once
+    direct = evaluate_pipeline(small, "Flat", "pca", n_components=8, recalls=[(1, 10)], n_single=2)
+    assert rows[0]["1-R@10"] == direct["1-R@10"]
+    with pytest.raises(ValueError, match="reduced 600 base vectors but xb has 100"):
+        IndexPipeline("Flat", red).fit(small.xb[:100])
+
+
 def test_ivf_default_nprobe_is_visible_in_the_row(small):
     row = evaluate_pipeline(small, "IVF8,Flat", n_single=1)
     assert row["nprobe"] == 1 and row["search_params"] == "nprobe=1" and row["search_params_source"] == "default"
