@@ -22,3 +22,16 @@ def sift5k():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def danco_cache(tmp_path_factory, monkeypatch):
+    """An empty DANCo calibration cache made estimate_id's default, instead of the repository's data/cache:
+    each run computes its calibration fresh, and cache tests see only what they wrote."""
+    from rae_explore.intrinsic import budget, estimate
+
+    path = tmp_path_factory.mktemp("danco-cache")
+    monkeypatch.setitem(estimate.estimate_id.__kwdefaults__, "cache_dir", path)  # the default is bound at def
+    monkeypatch.setattr(budget, "DANCO_CACHE_DIR", path)
+    monkeypatch.setattr(estimate, "DANCO_CACHE_DIR", path)
+    return path

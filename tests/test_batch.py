@@ -4,6 +4,7 @@ The end-to-end tests execute a toy notebook (one plotly figure) under papermill 
 ``python3`` kernel, so they test papermill, nbconvert and the index for real in a few seconds.
 """
 
+import concurrent.futures as cf
 import json
 import re
 
@@ -226,7 +227,7 @@ def test_time_budget_as_a_sweep_executor():
     assert sorted(zip(rows.method, rows.n_components)) == [("pca", 2), ("pca", 4), ("rp", 2), ("rp", 4)]
 
 
-def test_parallel_runs_start_with_the_longest_expected(tmp_path):
+def test_parallel_runs_start_with_the_longest_expected(tmp_path, monkeypatch):
     runs = (("01-a", 90.0, "ok", "2026-01-01T00:00:00"), ("01-a", 80.0, "ok", "2026-01-02T00:00:00"),
             ("02-b", 10.0, "ok", "2026-01-01T00:00:00"), ("03-c", 500.0, "failed", "2026-01-01T00:00:00"))
     for nb, dur, status, started in runs:
@@ -246,3 +247,37 @@ def test_parallel_runs_start_with_the_longest_expected(tmp_path):
     nb.metadata["rae_explore"] = {"expected_s": 5}
     nbformat.write(nb, str(other))
     assert batch._expected_durations(tmp_path, [hinted, other]) == {"01-a": 80.0, "02-b": 10.0, "03-c": 42.0}
+
+    # the order runs are started in: no estimate first (may be long), then longest expected first
+    nb_dir = tmp_path / "nb"
+    for stem in ("02-b", "04-d"):
+        _toy_notebook(nb_dir / f"{stem}.ipynb")
+    started = []
+
+    def fake_run(p, over, _defaults=None, **kw):  # record the start, execute nothing
+        started.append(p.stem)
+        return batch.Run(batch.make_run_id(p, {**_defaults, **over}), p.stem, {}, {}, status="ok")
+
+    class InlinePool:  # runs each submitted call at once, in submission order (= start order with enough workers)
+        def __init__(self, *a, **kw):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def submit(self, fn, *a, **kw):
+            fut = cf.Future()
+            fut.set_result(fn(*a, **kw))
+            return fut
+
+    monkeypatch.setattr(batch, "run_notebook", fake_run)
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", InlinePool)
+    out = batch.run_report(None, reports_dir=tmp_path, notebooks_dir=nb_dir, jobs=2)
+    assert started == ["04-d", "01-a", "03-c", "02-b"]  # none, 80 s (history over its 5 s hint), 42 s hint, 10 s
+    assert [r.notebook for r in out] == ["01-a", "02-b", "03-c", "04-d"]  # results reported in plan order
+    started.clear()
+    batch.run_report(None, reports_dir=tmp_path, notebooks_dir=nb_dir, jobs=1)
+    assert started == ["01-a", "02-b", "03-c", "04-d"]  # one at a time: plan order

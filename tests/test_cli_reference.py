@@ -51,8 +51,8 @@ def test_baseline_lpp_reference_compat_flag_changes_the_result(tmp_path):
     vals = []
     for flag in ("false", "true"):
         out = tmp_path / f"lpp_{flag}.json"
-        main(["baseline", "--method", "LPP", "--dataset", "digits", "--output_dim", "8", "--distance_metric",
-              "euclidean", "--lpp_reference_compat", flag, "--out", str(out)])
+        assert main(["baseline", "--method", "LPP", "--dataset", "digits", "--output_dim", "8", "--distance_metric",
+                     "euclidean", "--lpp_reference_compat", flag, "--out", str(out)]) == 0
         vals.append(_json(out)["val"])
     assert vals[0] != vals[1]
 
@@ -68,8 +68,9 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert "known combinations" in capsys.readouterr().err
     assert main(["train", "--dataset", "digits", "--topk_eval", "[1,x]"]) == 2
     assert "list of integers" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exc:  # argparse's own usage error
         main(["baseline", "--method", "TSNE", "--dataset", "digits"])
+    assert exc.value.code == 2 and "invalid choice: 'TSNE'" in capsys.readouterr().err
 
 
 def test_sift1b_layout_given_queries(tmp_path):

@@ -1,8 +1,10 @@
 """Vector file formats: round-trips, memory maps that do not read, and clear errors."""
 
+import json
 import os
 import pickle
-import resource
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -54,15 +56,29 @@ def test_huge_bvecs_opens_without_reading(tmp_path):
         for i in np.concatenate([sample, rows]):
             f.seek(int(i) * rec)
             f.write(np.int32(d).tobytes() + (np.arange(d, dtype=np.uint8) + (i % 7)).astype(np.uint8).tobytes())
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    mm = formats.mmap_vecs(path)
-    assert mm.shape == (n, d)
-    got = np.array(mm[700_000_000:700_000_010])
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # measured in a fresh process: ru_maxrss is a high-water mark that earlier tests here may have raised
+    child = f"""
+import json, resource, sys
+import numpy as np
+from rae_explore.data import formats
+rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+rss0 = rss()
+mm = formats.mmap_vecs({str(path)!r})
+got = np.array(mm[700_000_000:700_000_010])
+rss1 = rss()
+read = formats.read_vecs({str(path)!r}, 700_000_000, 700_000_010)
+rss2 = rss()
+json.dump(dict(shape=list(mm.shape), got=got.tolist(), read=read.tolist(), rss=[rss0, rss1, rss2]), sys.stdout)
+"""
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
     want = np.stack([np.arange(d) + (i % 7) for i in rows]).astype(np.uint8)
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(formats.read_vecs(path, 700_000_000, 700_000_010), want)
-    assert (rss1 - rss0) < 200 * 1024  # KiB: far below the 8 GB file
+    assert out["shape"] == [n, d]
+    np.testing.assert_array_equal(out["got"], want)
+    np.testing.assert_array_equal(out["read"], want)
+    rss0, rss1, rss2 = out["rss"]
+    assert (rss1 - rss0) < 200 * 1024 and (rss2 - rss0) < 200 * 1024  # KiB: far below the 8 GB file
 
 
 def test_truncated_vecs_file_is_named(tmp_path):

@@ -20,6 +20,9 @@ from rae_explore.intrinsic import ESTIMATORS, estimate_id, first_occurrence, loc
 
 skdim = import_skdim()
 
+# DANCo's calibration goes to a fresh temporary cache, never the repository's data/cache
+pytestmark = pytest.mark.usefixtures("danco_cache")
+
 # small parameters where plain scikit-dimension would take minutes at its defaults
 SMALL = {"DANCo": {"D": 12}, "PH": {"nsteps": 8, "subsamples": 2}, "ESS": {}}
 # relative tolerance on float64 data: rounding only, except where a float32 piece remains
@@ -50,6 +53,7 @@ def test_fast_path_matches_plain_scikit_dimension(ball64, plain_ball64, name):
     fast = estimate_id(ball64, [name], params=SMALL, budget_s=None).set_index("estimator").loc[name]
     ref = plain_ball64.loc[name]
     assert fast["status"] == "ok" and ref["status"] == "ok", (fast["status"], ref["status"])
+    assert "read from the cache" not in str(fast["note"])  # DANCo: calibrated fresh, not from an earlier run
     np.testing.assert_allclose(fast["dimension"], ref["dimension"], rtol=RTOL64.get(name, 1e-9))
 
 
@@ -277,23 +281,24 @@ def test_cli_prints_and_writes_the_table_atomically(tmp_path, capsys):
     assert main(["intrinsic-dim", "ball-id10-in64", "--out", str(tmp_path / "x.txt")]) == 2
 
 
-def test_danco_calibration_cache_gives_identical_estimates(ball64, tmp_path):
+def test_danco_calibration_cache_gives_identical_estimates(ball64, danco_cache):
     """The simulated calibration depends on N, k, D and the seed only: cached, it changes nothing."""
     p = {"DANCo": {"D": 12}}
-    cold = estimate_id(ball64, ["DANCo"], params=p, cache_dir=tmp_path).iloc[0]
-    files = list(tmp_path.iterdir())
+    assert not any(danco_cache.iterdir())  # cold: nothing cached by an earlier run
+    cold = estimate_id(ball64, ["DANCo"], params=p, cache_dir=danco_cache).iloc[0]
+    files = list(danco_cache.iterdir())
     assert len(files) == 1 and "N300-k10-seed0" in files[0].name
-    warm = estimate_id(ball64, ["DANCo"], params=p, cache_dir=tmp_path).iloc[0]
+    warm = estimate_id(ball64, ["DANCo"], params=p, cache_dir=danco_cache).iloc[0]
     assert warm["dimension"] == cold["dimension"]
     assert "read from the cache" in warm["note"] and "read from the cache" not in str(cold["note"])
     # a calibration up to D=12 serves D=8 exactly (entry j depends on the draws for 1..j only)
-    small = estimate_id(ball64, ["DANCo"], params={"DANCo": {"D": 8}}, cache_dir=tmp_path).iloc[0]
+    small = estimate_id(ball64, ["DANCo"], params={"DANCo": {"D": 8}}, cache_dir=danco_cache).iloc[0]
     fresh = estimate_id(ball64, ["DANCo"], params={"DANCo": {"D": 8}}, cache_dir=None).iloc[0]
     assert "read from the cache" in small["note"] and small["dimension"] == fresh["dimension"]
     # ...but not a larger D, and another seed has its own entry
     assert "read from the cache" not in str(estimate_id(ball64, ["DANCo"], params={"DANCo": {"D": 14}},
-                                                        cache_dir=tmp_path).iloc[0]["note"])
-    estimate_id(ball64, ["DANCo"], params=p, cache_dir=tmp_path, random_state=1)
-    assert len(list(tmp_path.glob("*seed1*"))) == 1
+                                                        cache_dir=danco_cache).iloc[0]["note"])
+    estimate_id(ball64, ["DANCo"], params=p, cache_dir=danco_cache, random_state=1)
+    assert len(list(danco_cache.glob("*seed1*"))) == 1
     # the budget prediction knows: a cached calibration is cheap even at 100k rows
     assert predict_seconds("DANCo", 100_000, 128, calibration_cached=True) < 60

@@ -1,5 +1,9 @@
 """Figure builders: the right traces, and sliders/dropdowns whose steps show the right ones."""
 
+import base64
+import json
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -180,6 +184,43 @@ def test_init_notebook_selects_offline_renderer_once():
         pio.renderers.default = old
 
 
-def test_figures_export_to_standalone_html():
-    html = plots.recall_curves(_sweep_rows()).to_html(include_plotlyjs=False, full_html=False)
-    assert "updatemenus" in html and "top-10 accuracy" in html
+def _embedded_figure(html):
+    """(data, layout) of the one ``Plotly.newPlot(id, data, layout, config)`` call in an exported page."""
+    (start,) = [m.end() for m in re.finditer(r"Plotly\.newPlot\(\s*", html)]
+    dec = json.JSONDecoder()
+    _, i = dec.raw_decode(html, start)  # the div id
+    data, i = dec.raw_decode(html, html.index("[", i))
+    lay, _ = dec.raw_decode(html, html.index("{", i))
+    return data, lay
+
+
+def _array(v):
+    """A trace's array as exported: a plain list, or plotly's base64 typed array ``{"dtype", "bdata"}``."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        return a.reshape(v["shape"]) if "shape" in v else a
+    return np.asarray(v)
+
+
+def test_figures_export_to_standalone_html(tmp_path):
+    df = _sweep_rows()
+    path = tmp_path / "fig.html"
+    plots.recall_curves(df, id_lines={"MLE": 9.5}).write_html(path, include_plotlyjs=True, config=plots.CONFIG)
+    html = path.read_text()
+    # standalone: plotly.js inlined once, nothing loaded from a CDN
+    assert html.count("* plotly.js v") == 1 and not re.search(r"<script[^>]*\bsrc=", html)
+    data, lay = _embedded_figure(html)
+    # the page carries the figure itself: every (metric, method) line with its values, and the ID line
+    assert [t["name"] for t in data] == ["pca", "rp", "rae"] * 3 + ["MLE = 9.5"]
+    for mi, m in enumerate(["top_k@1", "top_k@10", "1-R@10"]):
+        for j, meth in enumerate(["pca", "rp", "rae"]):
+            t = data[mi * 3 + j]
+            np.testing.assert_allclose(_array(t["x"]), [4, 8, 16])
+            np.testing.assert_allclose(_array(t["y"]), df[df.method == meth][m])
+            assert t["visible"] is (mi == 0)  # opens on the first metric
+    # the dropdown: its labels, and the visibility each button sets
+    (menu,) = lay["updatemenus"]
+    assert [b["label"] for b in menu["buttons"]] == ["metric: top-1 accuracy", "metric: top-10 accuracy",
+                                                     "metric: 1-recall@10"]
+    assert [i for i, v in enumerate(menu["buttons"][1]["args"][0]["visible"]) if v] == [3, 4, 5, 9]
+    assert lay["yaxis"]["title"]["text"] == "top-1 accuracy"
