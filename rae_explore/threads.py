@@ -12,9 +12,10 @@ leave free. Every setting is restored when the block ends.
 """
 
 import contextlib
-import numbers
 import os
 import time
+
+from .validation import check_int
 
 #: Environment variables that size the OpenMP / BLAS pools of a process started later.
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -25,9 +26,7 @@ _IDLE_CHOICE = {"t": -1e9, "n": None}
 def _resolve(n, current):
     if n == "idle":
         return idle_threads(current)
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"a thread count must be a positive integer, 'idle' or None, got {n!r}")
-    return int(n)
+    return check_int(n, "a thread count", low=1, what="a positive integer, 'idle' or None")
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ METRICS = ("l2", "ip", "cosine")
 
 
 def as_float32(x, name="X", *, allow_mmap=False, check_finite=True, keep_float64=False, min_samples=1,
-               min_features=1):
+               min_features=1, by=None):
     """Return ``x`` as a C-contiguous float 2-d array, checked for type, shape and finiteness.
 
     Parameters
@@ -30,6 +30,8 @@ def as_float32(x, name="X", *, allow_mmap=False, check_finite=True, keep_float64
         Return float64 input as float64 (everything else becomes float32).
     min_samples, min_features : int
         Fewest rows and columns accepted.
+    by : str, optional
+        Who requires them, for the message (e.g. an estimator's class name).
 
     Returns
     -------
@@ -60,10 +62,13 @@ def as_float32(x, name="X", *, allow_mmap=False, check_finite=True, keep_float64
         raise TypeError(f"{name} must hold numbers, got dtype {x.dtype}; convert it with np.asarray(..., dtype=np.float32)")
     check_2d(x, name)
     n, d = x.shape
+    by = f" by {by}" if by else ""
     if n < min_samples:
-        raise ValueError(f"{name} has {n} sample(s) (shape={x.shape}) while a minimum of {min_samples} is required.")
+        raise ValueError(f"{name} has {n} sample(s) (shape={x.shape}) while a minimum of {min_samples} is "
+                         f"required{by}; pass at least {min_samples} samples.")
     if d < min_features:
-        raise ValueError(f"{name} has {d} feature(s) (shape={x.shape}) while a minimum of {min_features} is required.")
+        raise ValueError(f"{name} has {d} feature(s) (shape={x.shape}) while a minimum of {min_features} is "
+                         f"required{by}; pass at least {min_features} features.")
     dtype = np.float64 if keep_float64 and x.dtype == np.float64 else np.float32
     x = np.ascontiguousarray(x, dtype=dtype)
     if check_finite:
@@ -98,35 +103,58 @@ def assert_finite(x, name="X", offset=0):
         )
 
 
-def check_int(value, name, *, low=None, high=None):
+class NotAnIntegerError(TypeError, ValueError):
+    """A parameter that must be an integer is not one (a TypeError, and a ValueError for the
+    callers that have always documented ValueError for a bad parameter, like scikit-learn's
+    ``InvalidParameterError``)."""
+
+
+def check_int(value, name, *, low=None, high=None, what=None):
     """Return ``value`` as an int if it is an integer (not a bool) in ``[low, high]``.
+
+    The one integer check of the package: every message reads ``"{name} must be {what}, got
+    {value!r}"``.
+
+    Parameters
+    ----------
+    value
+        The value to check.
+    name : str
+        Argument name used in the message.
+    low, high : int, optional
+        Inclusive bounds (None: unbounded).
+    what : str, optional
+        What is expected, for the message; default ``"an integer"`` followed by the range
+        (``"an integer in [1, 32]"``, ``"an integer >= 2"``). Pass it to spell the range the
+        caller's way, e.g. ``"an integer in [1, d=32]"`` or ``"a positive integer"``.
 
     Raises
     ------
-    TypeError
-        Not an integer.
+    NotAnIntegerError
+        Not an integer (a TypeError and a ValueError).
     ValueError
-        Outside ``[low, high]``; the message names the range.
+        Outside ``[low, high]``.
     """
+    if what is None:
+        if low is not None and high is not None:
+            what = f"an integer in [{low}, {high}]"
+        elif low is not None:
+            what = f"an integer >= {low}"
+        elif high is not None:
+            what = f"an integer <= {high}"
+        else:
+            what = "an integer"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
+        raise NotAnIntegerError(f"{name} must be {what}, got {value!r}")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        if high is None:
-            rng = f">= {low}"
-        elif low is None:
-            rng = f"<= {high}"
-        else:
-            rng = f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {rng}, got {value}")
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     return value
 
 
 def check_positive_int(value, name):
-    """``check_int(value, name, low=1)``, raising ValueError for a non-integer too (parameter checks)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    """``check_int(value, name, low=1)`` with the message "{name} must be a positive integer, got ..."."""
+    return check_int(value, name, low=1, what="a positive integer")
 
 
 def check_metric(metric):
@@ -147,9 +175,7 @@ def check_same_dim(xq, xb, names=("xq", "xb")):
 
 def check_k(k, n, name="k", what="base vectors"):
     """Raise unless ``1 <= k <= n``: TypeError for a non-integer, ValueError out of range."""
-    k = check_int(k, name)
-    if k < 1:
-        raise ValueError(f"{name} must be >= 1, got {k}")
+    k = check_int(k, name, low=1)
     if k > n:
         raise ValueError(f"{name}={k} is larger than the number of {what} ({n}); use {name} <= {n} or a larger base")
     return k

@@ -1,6 +1,5 @@
 """Loss knee (Kneedle), recall knee, and recommend_dim's side-by-side table."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

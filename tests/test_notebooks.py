@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 from rae_explore.report import batch
+from rae_explore.threads import share_cores
 from rae_explore.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -37,7 +38,7 @@ def executed(tmp_path_factory):
     """Run every notebook once (two at a time, one thread each); {notebook stem: Run}."""
     if not _RUNS:
         out = tmp_path_factory.mktemp("reports")
-        with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=batch._limit_threads,
+        with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=share_cores,
                                     initargs=(2,)) as pool:
             futs = {p.stem: pool.submit(batch.run_notebook, p, tiny_parameters(p), reports_dir=out, timeout=600)
                     for p in NOTEBOOKS}

@@ -132,6 +132,22 @@ def test_history_options_and_reproducibility(data):
     assert cf.history_ == [] and cf.n_iter_ == 0
 
 
+def test_random_state_none_is_fresh_and_an_int_reproducible(data):
+    """As in scikit-learn: None draws fresh randomness on every fit, an int (0 included) repeats."""
+    kw = dict(alpha=1e-4, steps=8, batch_size=100, device="cpu")
+    n1, n2 = (RAE(4, random_state=None, **kw).fit(data) for _ in range(2))
+    assert not np.array_equal(n1.components_, n2.components_)
+    z1, z2 = (RAE(4, random_state=0, **kw).fit(data) for _ in range(2))
+    np.testing.assert_array_equal(z1.components_, z2.components_)
+
+
+def test_preprocess_is_what_the_model_sees(data):
+    r = RAE(4, solver="closed_form", normalize=True).fit(data)
+    np.testing.assert_allclose(np.linalg.norm(r.preprocess(3 * data[:5]), axis=1), 1, rtol=1e-6)
+    plain = RAE(4, solver="closed_form").fit(data)
+    assert plain.preprocess(data) is data
+
+
 def test_warm_start_starts_at_the_optimum(data):
     alpha = _alpha_for(data, 4, 0.5)
     cf = RAE(4, alpha=alpha, bias=False, solver="closed_form").fit(data)

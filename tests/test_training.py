@@ -42,6 +42,16 @@ def test_steps_mode_and_reproducibility(rng):
     assert not torch.equal(m3.weight, m1.weight)
 
 
+def test_random_state_none_draws_fresh_randomness(rng):
+    """``seeded(None)`` and ``fit_torch(random_state=None)`` are not a fixed seed (scikit-learn's meaning)."""
+    assert not torch.equal(_model(None).weight, _model(None).weight)
+    torch.testing.assert_close(_model(0).weight, _model(0).weight, rtol=0, atol=0)
+    X = _linear_problem(rng)
+    h1 = fit_torch(_model(1), mse, X, steps=8, batch_size=16, random_state=None)
+    h2 = fit_torch(_model(1), mse, X, steps=8, batch_size=16, random_state=None)
+    assert h1[-1]["loss"] != h2[-1]["loss"]  # same init, different batch orders
+
+
 def test_early_stopping_restores_best(rng):
     X = _linear_problem(rng)
     m = _model()

@@ -10,12 +10,10 @@ import functools
 import warnings
 import json
 
-import numpy as np
-
 from ..index.measure import PAPER_RECALLS, evaluate_pipeline, needed_k, sweep_pipeline
 from ..index.pipeline import fit_reduction
 from .cache import cached_dataset
-from ..validation import as_float32
+from ..validation import as_float32, check_int
 from .tasks import run_tasks, task_id
 
 
@@ -26,9 +24,7 @@ def _resolve_dim(dim, d):
         if not 0 < dim <= 1:
             raise ValueError(f"a float dimension is a fraction of d and must be in (0, 1], got {dim}")
         return max(1, int(d * dim))
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dims entries must be positive ints or fractions in (0, 1], got {dim!r}")
-    return int(dim)
+    return check_int(dim, "dims entries", low=1, what="positive ints or fractions in (0, 1]")
 
 
 def pipeline_configs(dataset, reducers=(None,), dims=(), indexes=("Flat",), *, dataset_params=None,

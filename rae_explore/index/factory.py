@@ -10,13 +10,11 @@ only serves Hamming-threshold filtering (search parameter ``ht``) and dominates 
 (IVF64,PQ32 on 9,000 x 384: ~94 s vs ~6 s for "IVF64,PQ32np"); append ``np`` to skip it.
 """
 
-import contextlib
 import math
 import re
 import warnings
 
 import faiss
-import numpy as np
 
 from ..grid import grid_product
 from ..neighbors.knn import faiss_metric
@@ -42,24 +40,6 @@ class TrainingSizeWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------- faiss helpers
-@contextlib.contextmanager
-def faiss_threads(n_threads):
-    """Run the block with ``faiss.omp_set_num_threads(n_threads)``; restore the previous count."""
-    n_threads = check_n_threads(n_threads)
-    old = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_threads)
-    try:
-        yield n_threads
-    finally:
-        faiss.omp_set_num_threads(old)
-
-
-def check_n_threads(n_threads):
-    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) or n_threads < 1:
-        raise ValueError(f"n_threads must be a positive integer (faiss OpenMP threads), got {n_threads!r}")
-    return int(n_threads)
-
-
 def _divisors(d):
     return [m for m in range(1, d + 1) if d % m == 0]
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..paths import DATA_DIR
+from ..validation import check_int
 from .estimators import (
     _LOCAL_DEFAULT_K,
     DANCO_FIT_MAX_D,
@@ -53,7 +54,11 @@ def _knn_seconds(n, d):
 
 
 def _danco_cache_path(cache_dir, N, k, seed):
-    if cache_dir is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if cache_dir is None:
+        return None
+    try:
+        seed = check_int(seed, "seed")
+    except TypeError:
         return None  # unseeded (or a RandomState object): nothing reproducible to key on
     from importlib.metadata import version
 

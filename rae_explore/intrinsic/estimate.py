@@ -45,6 +45,8 @@ import warnings
 import numpy as np
 
 from .._imports import import_skdim
+from ..threads import limit_threads
+from ..validation import as_float32, check_int
 from .budget import (
     DANCO_CACHE_DIR,
     _neighbours_seconds,
@@ -73,7 +75,7 @@ from .fast_paths import (
     _neighbour_lookup,
     _patched,
 )
-from .graph import _check_X, _deduplicate, nearest_neighbours
+from .graph import _deduplicate, nearest_neighbours
 
 logger = logging.getLogger(__name__)
 
@@ -211,28 +213,6 @@ class _PeakRSS:
         return float("nan") if self.start is None else (self.peak - self.start) / 2**20
 
 
-@contextlib.contextmanager
-def _single_thread_blas():
-    """numpy's and scipy's OpenBLAS on one thread inside the block (faiss and torch untouched).
-
-    The estimators make many small BLAS calls (per-neighbourhood Gram matrices, SVDs of small
-    matrices). On a 2-core machine shared with other jobs, OpenBLAS's two spinning threads then
-    run up to 1000x slower than one (measured: a 600 x 64 SVD in 1.8 s instead of 1.5 ms).
-    """
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-    except ImportError:  # pragma: no cover - a scikit-learn dependency
-        yield
-        return
-    limits = {i["prefix"]: 1 for i in threadpool_info()
-              if i.get("user_api") == "blas" and "faiss" not in i.get("filepath", "")}
-    if not limits:
-        yield
-        return
-    with threadpool_limits(limits=limits):
-        yield
-
-
 def _one_line(e):
     msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
@@ -313,7 +293,7 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
     """
     import pandas as pd
 
-    X = _check_X(X)
+    X = as_float32(X, "X", keep_float64=True, min_samples=3, min_features=2)
     X, _, n_dup = _deduplicate(X, deduplicate)
     if n_dup:
         logger.info("dropped %d duplicate rows", n_dup)
@@ -321,9 +301,8 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
             raise ValueError(f"X has only {X.shape[0]} distinct rows; at least 3 are needed")
     n, d = X.shape
     names = _resolve_estimators(estimators)
-    if n_neighbors is not None and (isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer))
-                                    or n_neighbors < 2):
-        raise ValueError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}")
+    if n_neighbors is not None:
+        check_int(n_neighbors, "n_neighbors", low=2)
     if params is not None:
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict {{estimator: {{param: value}}}}, got {type(params).__name__}")
@@ -377,7 +356,7 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         t0 = time.perf_counter()
         try:
             with _PeakRSS() as mem, warnings.catch_warnings(record=True) as caught, \
-                    contextlib.redirect_stdout(_Sink()) as out, _single_thread_blas():
+                    contextlib.redirect_stdout(_Sink()) as out, limit_threads(blas=1):
                 warnings.simplefilter("always")
                 if fast:
                     dim, pw, notes = _run_fast(name, X, nb, p, k_local, random_state, cache_dir)
@@ -472,7 +451,7 @@ def local_id(X, estimators=LOCAL_ESTIMATORS, *, n_neighbors=None, params=None, r
     """
     import pandas as pd
 
-    X = _check_X(X)
+    X = as_float32(X, "X", keep_float64=True, min_samples=3, min_features=2)
     n_in = X.shape[0]
     X, row_map, n_dup = _deduplicate(X, deduplicate)
     n, d = X.shape
@@ -509,7 +488,7 @@ def local_id(X, estimators=LOCAL_ESTIMATORS, *, n_neighbors=None, params=None, r
             logger.warning("local_id: lPCA skipped: over budget (predicted %.3g s > budget_s=%g)", pred, budget_s)
         else:
             est = _skdim().id.lPCA(**p)
-            with _single_thread_blas():
+            with limit_threads(blas=1):
                 if est.ver == "FO" and not est.fit_explained_variance:
                     cols["lPCA"] = _lpca_pointwise(X, nb.idx[:, :k_pca], est)
                 else:  # other rules: scikit-dimension's own loop over neighbourhoods

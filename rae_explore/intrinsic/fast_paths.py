@@ -50,8 +50,9 @@ import numpy as np
 
 from .._imports import import_skdim as _skdim
 from ..neighbors.knn import knn_search
+from ..threads import limit_threads
 from .budget import load_danco_calibration
-from .graph import _faiss_threads, _threads_now, nearest_neighbours
+from .graph import nearest_neighbours
 
 
 # --------------------------------------------------------------------------- helpers
@@ -390,7 +391,7 @@ def _count_within(dist, idx, X, radii):
         k = min(m - 1, 2 * dist.shape[1])
         todo = np.arange(m)
         while todo.size:
-            with _faiss_threads():
+            with limit_threads(faiss="idle"):
                 D2, I = knn_search(Xc[todo], Xc, k + 1, "l2")
             d = np.sqrt(np.maximum(D2, 0, dtype=np.float64))
             not_self = I != todo[:, None]
@@ -412,19 +413,6 @@ def _corrint_fast(X, nb, k1, k2):
     Cr = np.array([s1 / n**2, s2 / n**2])
     estq = np.diff(np.log(Cr)) / np.log(r2 / r1)
     return estq[0]
-
-
-@contextlib.contextmanager
-def _torch_threads(n):
-    """torch's intra-op threads set to ``n`` inside the block, restored afterwards."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _fisher_separability(est, data, tile_rows=512, tile_cols=2048):
@@ -459,7 +447,7 @@ def _fisher_separability(est, data, tile_rows=512, tile_cols=2048):
 
     import torch
 
-    with _torch_threads(_threads_now(torch.get_num_threads())), torch.no_grad():
+    with limit_threads(torch="idle"), torch.no_grad():
         T = torch.from_numpy(data)
         for r0 in range(0, n, tile_rows):
             r1 = min(r0 + tile_rows, n)

@@ -13,44 +13,22 @@ that MLE, TLE, MADA, TwoNN, GRIDE, MiND_ML, DANCo and CorrInt's radii use) are r
 float64 and re-sorted.
 
 faiss (and torch, in :mod:`rae_explore.intrinsic.fast_paths`) get as many threads as there are idle
-cores (:func:`_faiss_threads`, :func:`_threads_now`).
+cores (``limit_threads(faiss="idle")``, :func:`rae_explore.threads.limit_threads`).
 """
 
-import contextlib
 import dataclasses
 import logging
-import os
 import time
 
 import numpy as np
 
 from ..neighbors.knn import knn_search
+from ..threads import limit_threads
+from ..validation import as_float32, check_int
 
 logger = logging.getLogger(__name__)
 
 _MARGIN = 4  # extra exact columns so that re-sorting cannot miss a neighbour at the boundary
-
-
-# --------------------------------------------------------------------------- input checks
-def _check_X(X, name="X", min_samples=3, min_features=2):
-    """2-d float array (float64 kept, anything else as float32), finite, >= min_samples rows."""
-    if not hasattr(X, "shape") or not hasattr(X, "dtype"):
-        X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
-    if X.ndim != 2:
-        hint = " (a single vector? use X.reshape(1, -1))" if X.ndim == 1 else ""
-        raise ValueError(f"{name} must be a 2-d array (n_samples, n_features), got shape {X.shape}{hint}")
-    X = np.ascontiguousarray(X, dtype=np.float64 if X.dtype == np.float64 else np.float32)
-    if X.shape[0] < min_samples or X.shape[1] < min_features:
-        raise ValueError(f"{name} needs at least {min_samples} rows and {min_features} columns, "
-                         f"got shape {X.shape}")
-    ok = np.isfinite(X).all(axis=1)
-    if not ok.all():
-        bad = np.flatnonzero(~ok)
-        raise ValueError(f"{name} contains NaN or inf in {bad.size} row(s), first at row {int(bad[0])}; "
-                         "drop or impute those rows first (e.g. X[np.isfinite(X).all(axis=1)])")
-    return X
 
 
 def first_occurrence(X):
@@ -171,10 +149,9 @@ def nearest_neighbours(X, k, *, n_exact=32, block_rows=2048, verbose=False):
     -------
     Neighbours
     """
-    X = _check_X(X, min_samples=2, min_features=1)
+    X = as_float32(X, "X", keep_float64=True, min_samples=2)
     n = X.shape[0]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n - 1:
-        raise ValueError(f"k must be an integer in [1, n - 1 = {n - 1}], got {k!r}")
+    check_int(k, "k", low=1, high=n - 1, what=f"an integer in [1, n - 1 = {n - 1}]")
     t0 = time.perf_counter()
     Xc = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
     k_fetch = min(n - 1, k + _MARGIN)
@@ -200,56 +177,5 @@ def nearest_neighbours(X, k, *, n_exact=32, block_rows=2048, verbose=False):
 def _faiss_self_knn(Xc, k, verbose):
     """faiss exact self-search on the centred data (float32), self excluded."""
     x32 = np.ascontiguousarray(Xc, dtype=np.float32)
-    with _faiss_threads():
+    with limit_threads(faiss="idle"):
         return knn_search(x32, x32, k, "l2", exclude_self=True, verbose=verbose)
-
-
-_THREADS_CHOICE = {"t": -1e9, "n": None}
-
-
-@contextlib.contextmanager
-def _faiss_threads(n=None):
-    """faiss's OpenMP threads for the block: as many as there are idle cores (at least one).
-
-    On a machine shared with other jobs, faiss's threads spin-wait for each other whenever one
-    of them is descheduled: an exact search on 2 busy cores was measured 2-4x *slower* with 2
-    threads than with 1. The idle share of the CPUs is sampled from /proc/stat for 0.1 s (at
-    most every 30 s); the previous setting is restored afterwards.
-    """
-    import faiss
-
-    old = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(int(_threads_now(old) if n is None else n))
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(old)
-
-
-def _threads_now(n_all):
-    """How many of ``n_all`` threads to use now: the idle cores, sampled at most every 30 s."""
-    now = time.monotonic()
-    if now - _THREADS_CHOICE["t"] > 30 or _THREADS_CHOICE["n"] is None:
-        _THREADS_CHOICE.update(t=now, n=_idle_cores(os.cpu_count() or n_all))
-    return max(1, min(n_all, _THREADS_CHOICE["n"]))
-
-
-def _idle_cores(n_all, interval=0.1):
-    """Cores (1..n_all) left idle by other processes, from two /proc/stat samples; n_all if unknown."""
-
-    def sample():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return v[3] + v[4], sum(v[:8])  # idle + iowait, total (without guest time)
-
-    try:
-        i0, t0 = sample()
-        time.sleep(interval)
-        i1, t1 = sample()
-    except (OSError, ValueError, IndexError):
-        return n_all
-    if t1 <= t0:
-        return n_all
-    ncpu = os.cpu_count() or n_all
-    busy = (1 - (i1 - i0) / (t1 - t0)) * ncpu  # cores used by others (this process was asleep)
-    return int(max(1, min(n_all, round(ncpu - busy))))

@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..validation import as_float32
+from ..validation import as_float32, check_int
 
 logger = logging.getLogger(__name__)
 
@@ -121,42 +121,12 @@ class Reducer(TransformerMixin, BaseEstimator):
     registry_name = None
 
     # -- checks --------------------------------------------------------------------------------
-    def _as_X(self, X):
-        """float32 2-d array with messages that name the problem (sparse, complex, 1-d, empty)."""
-        import scipy.sparse
-
-        if scipy.sparse.issparse(X):
-            raise TypeError(f"{type(self).__name__} does not support sparse input; densify it first (X.toarray())")
-        if not hasattr(X, "dtype"):
-            X = np.asarray(X)
-        if X.dtype.kind == "c":
-            raise ValueError("Complex data not supported: X must hold real numbers")
-        if X.dtype.kind == "O":
-            try:
-                X = np.asarray(X, dtype=np.float64)
-            except (TypeError, ValueError) as e:
-                raise TypeError(f"X must hold numbers, got an object array that does not convert: {e}") from None
-        if X.ndim == 1:
-            raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {X.shape}. Reshape your data with "
-                             "X.reshape(1, -1) for a single vector or X.reshape(-1, 1) for a single feature")
-        if X.ndim == 2 and X.shape[1] == 0:
-            raise ValueError(f"X has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
-        if X.ndim == 2 and X.shape[0] == 0:
-            raise ValueError(f"X has 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
-        return as_float32(X, "X")
-
     def _check_fit_X(self, X, min_samples=2):
-        X = self._as_X(X)
-        n, d = X.shape
-        if n < min_samples:
-            raise ValueError(
-                f"{type(self).__name__} needs at least {min_samples} samples to fit, got n_samples={n} (X shape {X.shape})"
-            )
-        m = self.n_components
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)):
-            raise TypeError(f"n_components must be an integer, got {m!r}")
-        if m < 1:
-            raise ValueError(f"n_components must be >= 1, got {m}")
+        """``X`` for ``fit`` (:func:`~rae_explore.validation.as_float32`, at least ``min_samples`` rows),
+        with ``n_components`` checked against its dimension; sets ``n_features_in_``."""
+        X = as_float32(X, "X", min_samples=min_samples, by=type(self).__name__)
+        d = X.shape[1]
+        m = check_int(self.n_components, "n_components", low=1)
         if m > d:
             raise ValueError(
                 f"n_components={m} is larger than the input dimension n_features={d}; "
@@ -169,7 +139,7 @@ class Reducer(TransformerMixin, BaseEstimator):
 
     def _check_transform_X(self, X):
         check_is_fitted(self)
-        X = self._as_X(X)
+        X = as_float32(X, "X")
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} "

@@ -45,12 +45,13 @@ returns depends on ``steps``, ``lr`` and the optimiser, not only on ``alpha``. (
 records ``encoder_norm`` and ``decoder_norm`` per epoch so notebooks can show the drift.)
 """
 
-import contextlib
 import logging
 import math
 
 import numpy as np
 
+from ..threads import limit_threads
+from ..validation import check_positive_int
 from .base import LinearReducer
 
 logger = logging.getLogger(__name__)
@@ -126,21 +127,6 @@ def closed_form_rae(X, n_components, alpha, *, bias=True):
 _SMALL_STEP = 1 << 20
 
 
-@contextlib.contextmanager
-def _torch_threads(n):
-    """Run the block with ``n`` torch intra-op threads (None: unchanged), then restore."""
-    import torch
-
-    old = torch.get_num_threads()
-    if n is not None and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != old:
-            torch.set_num_threads(old)
-
-
 def _module(d, m, bias):
     import torch
 
@@ -200,8 +186,8 @@ class RAE(LinearReducer):
     device : str
         ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``.
     random_state : int or None
-        Seeds the initialisation and the batch order (None behaves as 0: training is
-        reproducible by default).
+        Seeds the initialisation, the batch order and the ``monitor_k`` queries: an int makes
+        training reproducible; None (as in scikit-learn) draws fresh randomness on every fit.
     verbose : bool
         tqdm progress bar over steps.
 
@@ -280,13 +266,30 @@ class RAE(LinearReducer):
             if str(self.optimizer).lower() not in OPTIMIZERS:
                 raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
             for name in ("steps", "batch_size"):
-                v = getattr(self, name)
-                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                    raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                check_positive_int(getattr(self, name), name)
             if not (self.lr > 0):
                 raise ValueError(f"lr must be > 0, got {self.lr!r}")
 
-    def _prep(self, X):
+    def preprocess(self, X):
+        """What the autoencoder sees of ``X``: its rows L2-normalised if ``normalize``, else ``X`` itself.
+
+        ``fit`` and ``transform`` apply it to their input; so should code that compares the
+        model's input with its output (e.g. a reconstruction error).
+
+        Parameters
+        ----------
+        X : ndarray, float, shape (n, d)
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+            ``X`` unchanged if ``normalize`` is False, else float32 unit rows.
+
+        Raises
+        ------
+        ValueError
+            ``normalize=True`` and a row is the zero vector.
+        """
         if not self.normalize:
             return X
         nrm = np.linalg.norm(X, axis=1, keepdims=True)
@@ -299,7 +302,7 @@ class RAE(LinearReducer):
         """Train the autoencoder on ``X`` (float32-convertible, shape (n, d)); returns ``self``."""
         X = self._check_fit_X(X)
         self._check_params()
-        X = self._prep(X)
+        X = self.preprocess(X)
         if self.solver == "closed_form":
             return self._fit_closed_form(X)
         return self._fit_adam(X)
@@ -319,12 +322,13 @@ class RAE(LinearReducer):
     def _fit_adam(self, X):
         import torch
 
-        from .neural.training import fit_torch, resolve_device, seeded
+        from .neural.training import fit_torch, resolve_device, resolve_seed, seeded
 
         n, d = X.shape
         m = self.n_components
         dev = resolve_device(self.device)
-        with seeded(self.random_state):
+        seed = resolve_seed(self.random_state)  # None: fresh, drawn once for init, batches and monitor
+        with seeded(seed):
             model = _module(d, m, self.bias)
         if self.init == "closed_form":
             W, b_e, b_d, _ = closed_form_rae(X, m, self.alpha, bias=self.bias)
@@ -348,13 +352,13 @@ class RAE(LinearReducer):
         def loss_fn(model, xb):
             return torch.nn.functional.mse_loss(model(xb), xb)
 
-        callback = self._make_callback(X, dev, decayed, alpha)
+        callback = self._make_callback(X, dev, decayed, alpha, seed)
         small = dev == "cpu" and min(int(self.batch_size), n) * d * m < _SMALL_STEP
-        with _torch_threads(1 if small else None):
+        with limit_threads(torch=1 if small else None):
             self.history_ = fit_torch(
                 model, loss_fn, X, steps=int(self.steps), batch_size=int(self.batch_size), lr=float(self.lr),
                 optimizer=str(self.optimizer).lower(), weight_decay=0.0, parameters=params, scheduler="cosine",
-                random_state=self.random_state, device=dev, callback=callback, verbose=self.verbose, desc="RAE",
+                random_state=seed, device=dev, callback=callback, verbose=self.verbose, desc="RAE",
             )
         self.n_iter_ = self.history_[-1]["step"] if self.history_ else 0
         self.device_ = dev
@@ -381,12 +385,12 @@ class RAE(LinearReducer):
         -------
         Z : ndarray, float32, shape (n_samples, n_components)
         """
-        X = self._prep(self._check_transform_X(X))
+        X = self.preprocess(self._check_transform_X(X))
         Z = X @ self.components_.T
         Z += self.intercept_
         return Z.astype(np.float32, copy=False)
 
-    def _make_callback(self, X, dev, decayed, alpha):
+    def _make_callback(self, X, dev, decayed, alpha, seed):
         """Per-epoch extras: MSE without the penalty, weight norms, optional top-k accuracy."""
         import torch
 
@@ -396,7 +400,7 @@ class RAE(LinearReducer):
             from ..neighbors.metrics import top_k_accuracy
 
             k = int(self.monitor_k)
-            rng = np.random.default_rng(self.random_state)
+            rng = np.random.default_rng(seed)
             qi = np.sort(rng.choice(X.shape[0], min(int(self.monitor_queries), X.shape[0]), replace=False))
             if k > X.shape[0] - 1:
                 raise ValueError(f"monitor_k={k} needs more than {k} training rows, got {X.shape[0]}")

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from ..grid import grid_product
 from ..paths import NOTEBOOKS_DIR, REPORTS_DIR
+from ..threads import share_cores
 from .html import export_html, write_index
 from .runs import KERNEL_NAME, Run, _now, list_runs, make_run_id
 
@@ -494,7 +495,7 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
             # other worker idle (see _expected_durations).
             expected = _expected_durations(reports_dir, paths)
             ordered = sorted(plan, key=lambda po: -expected.get(po[0].stem, float("inf")))
-            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_limit_threads,
+            with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=share_cores,
                                         initargs=(jobs,)) as pool:
                 futures = [pool.submit(run_notebook, p, over, _defaults=declared[p], **kwargs) for p, over in ordered]
                 for fut in cf.as_completed(futures):
@@ -523,16 +524,3 @@ def _expected_durations(reports_dir, paths=()):
             out[r.notebook] = r.duration_s
     return out
 
-
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def _limit_threads(jobs):
-    """In a worker of a parallel batch: share the cores between the kernels (they inherit this).
-
-    Several kernels each running torch/faiss/BLAS with all cores oversubscribe the machine, and
-    spinning OpenMP threads then slow everyone down; a variable the user set is left alone.
-    """
-    n = str(max(1, (os.cpu_count() or 1) // jobs))
-    for var in _THREAD_VARS:
-        os.environ.setdefault(var, n)

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...validation import as_float32, check_same_dim
-from .training import fit_torch, resolve_device, seeded
+from ...threads import limit_threads
+from ...validation import as_float32, check_int, check_positive_int, check_same_dim
+from .training import fit_torch, resolve_device, resolve_seed, seeded
 
 logger = logging.getLogger(__name__)
 
@@ -119,9 +120,8 @@ class MLPAutoencoder(_Standardised):
 
 
 def check_dims(n_features, n_components):
-    for v, nm in ((n_features, "n_features"), (n_components, "n_components")):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{nm} must be a positive integer, got {v!r}")
+    check_positive_int(n_features, "n_features")
+    check_positive_int(n_components, "n_components")
 
 
 def make_autoencoder(kind, n_features, n_components, **kwargs):
@@ -205,12 +205,14 @@ def train_autoencoder(X, n_components, *, X_test=None, kind="linear", hidden=(25
         Passed to :func:`~rae_explore.reducers.neural.training.fit_torch` (``patience`` early-stops on
         ``X_test``'s loss, which then also selects the model: leave it None for an unbiased
         test loss).
-    random_state : int
-        Seeds the initial weights and the batch order.
+    random_state : int or None
+        Seeds the initial weights and the batch order (default 0: reproducible); None draws
+        fresh randomness on every call.
     device : str
         "cpu", "cuda" or "auto".
-    torch_threads : int or None
-        torch intra-op threads while training (restored afterwards). These networks are small:
+    torch_threads : int, "idle" or None
+        torch intra-op threads while training (restored afterwards; see
+        :func:`rae_explore.threads.limit_threads`). These networks are small:
         one thread avoids thread contention on busy machines; None keeps torch's setting.
     verbose : bool
         tqdm progress over steps.
@@ -226,8 +228,7 @@ def train_autoencoder(X, n_components, *, X_test=None, kind="linear", hidden=(25
     """
     X = as_float32(X, "X")
     n, d = X.shape
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or not 1 <= n_components <= d:
-        raise ValueError(f"n_components must be an integer in [1, d={d}], got {n_components!r}")
+    check_int(n_components, "n_components", low=1, high=d, what=f"an integer in [1, d={d}]")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if n < 2:
@@ -237,12 +238,10 @@ def train_autoencoder(X, n_components, *, X_test=None, kind="linear", hidden=(25
         Xt = as_float32(X_test, "X_test")
         check_same_dim(Xt, X, ("X_test", "X"))
     device = resolve_device(device)
-    old_threads = torch.get_num_threads()
-    if torch_threads is not None:
-        torch.set_num_threads(int(torch_threads))
-    try:
+    seed = resolve_seed(random_state)  # one seed for the initial weights and the batch order
+    with limit_threads(torch=torch_threads):
         t0 = time.perf_counter()
-        with seeded(random_state):
+        with seeded(seed):
             kw = {} if kind == "linear" else {"hidden": hidden, "activation": activation}
             model = make_autoencoder(kind, d, int(n_components), **kw)
         model.set_standardisation(X)
@@ -255,7 +254,7 @@ def train_autoencoder(X, n_components, *, X_test=None, kind="linear", hidden=(25
             raise ValueError("give max_epochs or steps")
         history = fit_torch(model, loss_fn, X, steps=steps, max_epochs=None if steps is not None else max_epochs,
                             batch_size=batch_size, lr=lr, weight_decay=weight_decay, X_val=Xt, patience=patience,
-                            random_state=random_state, device=device, verbose=verbose,
+                            random_state=seed, device=device, verbose=verbose,
                             desc=f"{kind} AE h={n_components}")
         train_loss = reconstruction_loss(model, X)
         test_loss = reconstruction_loss(model, Xt) if Xt is not None else math.nan
@@ -264,8 +263,6 @@ def train_autoencoder(X, n_components, *, X_test=None, kind="linear", hidden=(25
         fit = AutoencoderFit(model=model, kind=kind, n_components=int(n_components), train_loss=train_loss,
                              test_loss=test_loss, train_fvu=train_loss / var, test_fvu=test_loss / var,
                              epochs=len(history), seconds=time.perf_counter() - t0, history=history)
-    finally:
-        torch.set_num_threads(old_threads)
     logger.info("%s autoencoder h=%d: train %.4g, test %.4g (%.1f s)", kind, n_components, fit.train_loss,
                 fit.test_loss, fit.seconds)
     return fit

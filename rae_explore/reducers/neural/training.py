@@ -32,12 +32,32 @@ def resolve_device(device="auto"):
     return str(device)
 
 
+def resolve_seed(random_state):
+    """An int seed for torch from ``random_state``, as scikit-learn reads it.
+
+    None: fresh randomness (a seed drawn from the operating system's entropy, different on every
+    call). An int: itself (reproducible). A ``numpy.random.Generator`` or ``RandomState``: a seed
+    drawn from it. Resolve once per fit and pass the int on, so that every random part of the
+    fit (initialisation, batch order, ...) follows from one seed.
+    """
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % 2**63)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(2**31))
+    return int(random_state)
+
+
 @contextlib.contextmanager
 def seeded(random_state):
-    """Seed torch's global RNG inside the block and restore it afterwards (for module init)."""
+    """Seed torch's global RNG inside the block and restore it afterwards (for module init).
+
+    ``random_state`` as in :func:`resolve_seed` (None: fresh randomness, not a fixed seed).
+    """
     torch = _torch()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(random_state) if random_state is not None else 0)
+        torch.manual_seed(resolve_seed(random_state))
         yield
 
 
@@ -89,8 +109,9 @@ def fit_torch(model, loss_fn, X, *, steps=None, max_epochs=None, batch_size=128,
     patience : int, optional
         Early stop after this many epochs without a better ``val_loss`` (needs ``X_val``); the
         best weights are restored.
-    random_state : int
-        Seeds the batch order (a dedicated ``torch.Generator``; the global RNG is untouched).
+    random_state : int or None
+        Seeds the batch order (a dedicated ``torch.Generator``; the global RNG is untouched);
+        None: a fresh order on every call (see :func:`resolve_seed`).
     callback : callable ``(epoch, model) -> dict``, optional
         Extra per-epoch entries for the history (e.g. top-k accuracy).
     verbose : bool
@@ -123,7 +144,7 @@ def fit_torch(model, loss_fn, X, *, steps=None, max_epochs=None, batch_size=128,
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total) if scheduler == "cosine" else None
     if scheduler not in ("cosine", None):
         raise ValueError(f"scheduler must be 'cosine' or None, got {scheduler!r}")
-    gen = torch.Generator(device="cpu").manual_seed(int(random_state or 0))
+    gen = torch.Generator(device="cpu").manual_seed(resolve_seed(random_state))
 
     bar = None
     if verbose:
