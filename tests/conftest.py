@@ -35,3 +35,15 @@ def danco_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(budget, "DANCO_CACHE_DIR", path)
     monkeypatch.setattr(estimate, "DANCO_CACHE_DIR", path)
     return path
+
+
+@pytest.fixture(scope="module")
+def near8():
+    """32-d data near an 8-d subspace (noise 0.01): 600 base, 100 queries."""
+    return synthetic(d=32, nb=600, nq=100, intrinsic_dim=8, seed=1)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """600 x 32 l2 data near an 8-d subspace, 50 queries, ground truth k=100."""
+    return synthetic(d=32, nb=600, nq=50, intrinsic_dim=8, seed=0).with_ground_truth(100)

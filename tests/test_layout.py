@@ -86,3 +86,21 @@ def test_imports_point_down_and_never_into_another_subpackages_private_names(pat
 def test_every_module_opens_with_a_docstring():
     missing = [str(p.relative_to(PKG)) for p in _modules() if ast.get_docstring(ast.parse(p.read_text())) is None]
     assert not missing, missing
+
+
+# Test files that cover a whole folder or the project rather than one module.
+_CROSS_CUTTING = {"test_layout.py", "test_packaging.py", "test_gpu.py", "test_browser.py", "test_notebooks.py",
+                  "test_plots.py", "test_pipeline_command.py"}
+
+
+def test_tests_mirror_the_package():
+    tests = Path(__file__).parent
+    strays = []
+    for f in sorted(tests.rglob("test_*.py")):
+        rel = f.relative_to(tests)
+        folder = PKG.joinpath(*rel.parts[:-1])
+        name = f.stem.removeprefix("test_")
+        if not folder.is_dir() or (f.name not in _CROSS_CUTTING and not (folder / f"{name}.py").exists()
+                                   and not (folder / name).is_dir()):
+            strays.append(str(rel))
+    assert not strays, f"tests that mirror no module of rae_explore: {strays}"
