@@ -29,8 +29,8 @@ def l2_normalize(x, name="X", *, offset=0):
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     zero = norms[:, 0] == 0
     if zero.any():
-        raise ValueError(f"{name} row {offset + int(np.flatnonzero(zero)[0])} is the zero vector: cosine similarity "
-                         "is undefined for it; drop it or use metric='l2'")
+        raise ValueError(f"{name} row {offset + int(np.flatnonzero(zero)[0])} is the zero vector: it cannot be "
+                         "L2-normalised (its cosine similarity is undefined); drop that row")
     x /= norms
     return x
 

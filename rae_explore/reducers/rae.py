@@ -52,6 +52,7 @@ import numpy as np
 
 from ..threads import limit_threads
 from ..validation import check_positive_int
+from ..vectors import l2_normalize
 from .base import LinearReducer
 
 logger = logging.getLogger(__name__)
@@ -290,12 +291,7 @@ class RAE(LinearReducer):
         ValueError
             ``normalize=True`` and a row is the zero vector.
         """
-        if not self.normalize:
-            return X
-        nrm = np.linalg.norm(X, axis=1, keepdims=True)
-        if (nrm == 0).any():
-            raise ValueError(f"normalize=True but X row {int(np.flatnonzero(nrm == 0)[0])} is the zero vector")
-        return (X / nrm).astype(np.float32)
+        return l2_normalize(X, "X") if self.normalize else X
 
     # -------------------------------------------------------------------------------- fit
     def fit(self, X, y=None):
