@@ -24,7 +24,7 @@ ALLOWED = {
     "report": {"data", "neighbors", "reducers", "intrinsic", "index", "experiments"},
     "cli": {"data", "neighbors", "reducers", "intrinsic", "index", "experiments", "report"},
 }
-HELPERS = {"paths", "validation", "vectors", "threads", "atomic", "grid", "results", "_imports"}
+HELPERS = {"paths", "validation", "vectors", "threads", "atomic", "grid", "results", "progress", "_imports"}
 HEAVY = ("sklearn", "torch", "faiss", "plotly", "pandas", "scipy", "papermill", "umap", "skdim")
 
 

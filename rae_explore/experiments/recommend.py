@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from ..progress import progress_bar
+
 from ..data.datasets import as_dataset
 from ..intrinsic.knee import (
     DEFAULT_KINDS,
@@ -72,9 +74,7 @@ def recall_curve(dataset, *, dims=None, k=10, reducer="pca", reducer_params=None
         ds = ds.with_ground_truth(k)
     it = dims
     if verbose:
-        from tqdm.auto import tqdm
-
-        it = tqdm(dims, desc=f"{reducer} top-{k}", unit="dim")
+        it = progress_bar(dims, desc=f"{reducer} top-{k}", unit="dim")
     rows = []
     for m in it:
         t0 = time.perf_counter()

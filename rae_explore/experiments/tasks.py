@@ -21,6 +21,7 @@ import logging
 
 
 from ..grid import grid_product  # noqa: F401 -- re-exported: the grid vocabulary of task configs
+from ..progress import progress_bar
 from ..results import check_results_path, ok_rows, config_id, params_json, read_rows, task_id, write_rows  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -95,9 +96,7 @@ def run_tasks(fn, configs, results_path=None, *, resume=True, errors="raise", ex
     task = _Task(fn, errors)
     results = executor.map(task, todo) if executor is not None else map(task, todo)
     if verbose:
-        from tqdm.auto import tqdm
-
-        results = tqdm(results, total=len(todo), desc=desc, unit="config")
+        results = progress_bar(results, total=len(todo), desc=desc, unit="config")
     for new in results:
         if not isinstance(new, list) and callable(getattr(new, "result", None)):
             new = new.result()  # a future (dask.distributed.Client.map)

@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 
 from ..neighbors.metrics import recall_n_at_m
+from ..progress import progress_bar
 from ..validation import as_float32, check_k
 from .factory import MIN_POINTS_PER_CENTROID, default_sweep, search_settings
 from .pipeline import build_pipeline, reducer_name, reducer_params_json
@@ -225,9 +226,7 @@ def sweep_pipeline(dataset, index_factory, reducer=None, *, sweep="auto", n_comp
     settings = search_settings(sweep or {})
     base = _build_columns(pipe, dataset, reducer, reducer_params, k)
     if verbose:
-        from tqdm.auto import tqdm
-
-        settings = tqdm(settings, desc=base["pipeline"], unit="setting")
+        settings = progress_bar(settings, desc=base["pipeline"], unit="setting")
     rows = []
     for s in settings:
         pipe.set_search_params(**s)

@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from ..progress import progress_bar
+
 from ..validation import check_positive_int
 
 logger = logging.getLogger(__name__)
@@ -120,9 +122,7 @@ def loss_curve(X, X_test=None, *, dims=None, kinds=DEFAULT_KINDS, test_fraction=
             raise ValueError(f"kinds must be among {KINDS}, got {k!r}")
     jobs = [(k, h) for k in kinds for h in dims]
     if verbose:
-        from tqdm.auto import tqdm
-
-        jobs = tqdm(jobs, desc="autoencoders", unit="model")
+        jobs = progress_bar(jobs, desc="autoencoders", unit="model")
     rows = []
     for kind, h in jobs:
         fit = train_autoencoder(X, h, X_test=X_test, kind=kind, hidden=hidden, steps=int(steps), max_epochs=None,

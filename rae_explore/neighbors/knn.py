@@ -21,6 +21,7 @@ import mmap
 import faiss
 import numpy as np
 
+from ..progress import progress_bar
 from ..vectors import for_metric
 from ..validation import assert_finite, check_2d, check_k, check_metric, check_same_dim
 
@@ -102,9 +103,7 @@ def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAUL
 
     base_blocks = range(0, nb, rows)
     if verbose:
-        from tqdm.auto import tqdm
-
-        base_blocks = tqdm(base_blocks, desc="exact k-NN", unit="block")
+        base_blocks = progress_bar(base_blocks, desc="exact k-NN", unit="block")
 
     D_out = np.empty((nq, kk), dtype=np.float32)
     I_out = np.empty((nq, kk), dtype=np.int64)

@@ -7,19 +7,31 @@ One *run* is one notebook executed with one set of parameters. It lands in
       index.html                          every run: notebook, parameters, date, status, links
       03-recall-curves--sift5k--1a2b3c4d5e/
         03-recall-curves.ipynb            the executed notebook (outputs kept)
-        03-recall-curves.html             the same, as a self-contained HTML page
-        run.json                          parameters, status, error, timings, notebook hash
+        03-recall-curves.html             the same as an HTML page (under 1 MB; code hidden, a toggle shows it)
+      plotly-<version>.min.js            plotly.js, once for every page (loaded by relative path)
+        run.json                          parameters, status, error, timings, notebook and package hashes
         kernel.log                        what the kernel process wrote to stderr (C++ warnings)
+        progress.log                      the package's progress bars in the kernel (rae_explore.progress)
+        headline.json                     the run's headline results, if the notebook records them
 
 The run id is derived from the notebook name and its *effective* parameters (the notebook's
 defaults overlaid with the overrides), so the same parameters always map to the same folder,
 and a finished run is reused instead of executed again (``force=True`` re-runs it; a run is
-also re-run when the notebook's source changed since). A failed notebook is kept, exported and
-marked ``failed`` with its error; the rest of the grid still runs.
+also re-run when the notebook's source or the package's source code changed since, so a fixed
+bug never keeps showing in the reports). A failed notebook is kept, exported and marked
+``failed`` with its error; the rest of the grid still runs.
+
+Live progress: while notebooks run, :func:`run_report` prints a line as each one starts and
+keeps one line per running notebook up to date: its cell (``cell 7 of 18``, read from the
+partial notebook papermill saves at each cell) and the package's progress bars inside it (read
+from ``progress.log``). On a terminal the lines are rewritten in place; otherwise (a log file,
+CI) a line is printed when something changed, at most every :data:`LOG_EVERY_S` seconds per
+notebook. ``quiet=True`` turns this off.
 
 Offline HTML: the notebooks display figures with :func:`rae_explore.report.plots.init_notebook`,
-plotly's ``"plotly_mimetype+notebook"`` renderer, which embeds plotly.js once per kernel, i.e.
-once per report, so a report opens with no network. ipywidgets never appear in batch runs (the
+plotly's ``"plotly_mimetype+notebook"`` renderer; :func:`rae_explore.report.html.export_html`
+replaces the plotly.js it inlines with one shared file next to the pages (``standalone=True``
+keeps it inline, for mailing one page alone), so every page opens from disk with no network. ipywidgets never appear in batch runs (the
 kernel sees ``RAE_EXPLORE_BATCH=1``, see :func:`rae_explore.report.widgets.live`); what a reader can
 explore in the HTML is carried by plotly's own sliders and dropdowns.
 
@@ -39,11 +51,14 @@ import logging
 import os
 import re
 import shutil
+import sys
+import threading
 import time
 from pathlib import Path
 
 from ..grid import grid_product
 from ..paths import NOTEBOOKS_DIR, REPORTS_DIR
+from ..progress import BATCH_ENV, PROGRESS_ENV, ProgressFile
 from ..threads import share_cores
 from .html import export_html, write_index
 from .runs import KERNEL_NAME, Run, _now, list_runs, make_run_id
@@ -51,8 +66,14 @@ from .runs import KERNEL_NAME, Run, _now, list_runs, make_run_id
 logger = logging.getLogger(__name__)
 
 
-BATCH_ENV = "RAE_EXPLORE_BATCH"
-"""Environment variable set to ``"1"`` for the kernels of batch runs (no ipywidgets then)."""
+PROGRESS_FILE = "progress.log"
+"""Name of the file in a run folder that the kernel's progress bars write to."""
+
+LIVE_POLL_S = 0.5
+"""How often the live progress lines are refreshed."""
+
+LOG_EVERY_S = 5.0
+"""Off a terminal, the least time between two progress lines of one notebook."""
 
 
 class KernelNotFoundError(LookupError):
@@ -263,18 +284,41 @@ def _sha(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def package_source_sha():
+    """sha256 of the package's source code: every ``rae_explore/**/*.py``, by sorted path, name and content.
+
+    Part of the reuse decision of a finished run, so that a run made before a bug fix is executed
+    again rather than shown.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+    """
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        if "__pycache__" in p.parts:
+            continue
+        h.update(p.relative_to(root).as_posix().encode() + b"\0")
+        h.update(p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 @contextlib.contextmanager
-def _batch_env():
-    """Set RAE_EXPLORE_BATCH=1 while kernels start (they inherit the environment)."""
-    old = os.environ.get(BATCH_ENV)
-    os.environ[BATCH_ENV] = "1"
+def _batch_env(progress_path):
+    """Set RAE_EXPLORE_BATCH=1 and the progress file while kernels start (they inherit the environment)."""
+    new = {BATCH_ENV: "1", PROGRESS_ENV: str(progress_path)}
+    old = {k: os.environ.get(k) for k in new}
+    os.environ.update(new)
     try:
         yield
     finally:
-        if old is None:
-            os.environ.pop(BATCH_ENV, None)
-        else:
-            os.environ[BATCH_ENV] = old
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextlib.contextmanager
@@ -299,6 +343,11 @@ def _stderr_to(path):
         os.close(saved)
 
 
+def _partial_path(run_dir, stem):
+    """The notebook papermill writes (and saves at each cell) while a run executes."""
+    return Path(run_dir) / f".{stem}.partial.ipynb"
+
+
 def _error_text(exc):
     """One readable line for the index: the notebook's exception, or ours."""
     ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
@@ -309,7 +358,7 @@ def _error_text(exc):
 
 
 def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KERNEL_NAME, force=False,
-                 timeout=None, html=True, verbose=False, _defaults=None):
+                 timeout=None, html=True, standalone=False, verbose=False, _defaults=None):
     """Execute one notebook with papermill into ``reports/<run-id>/`` and export it to HTML.
 
     Parameters
@@ -325,13 +374,17 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
         Jupyter kernel, passed explicitly to papermill (checked first).
     force : bool
         Execute even if a finished run with the same parameters exists, in an emptied run
-        folder. Without it, a failed or outdated run re-executes in its folder as left, so a
-        notebook that resumes from its own files there (the index-pipelines grid) picks up where
-        it stopped.
+        folder. Without it, a finished run is reused while the notebook and the package source
+        are unchanged (:func:`package_source_sha`); a finished run that is outdated also starts
+        from an emptied folder, so no result of older code survives; a failed or interrupted run
+        re-executes in its folder as left, so a notebook that resumes from its own files there
+        (the index-pipelines grid) picks up where it stopped.
     timeout : float, optional
         Per-cell time limit in seconds (papermill's ``execution_timeout``).
     html : bool
         Also export ``<notebook>.html``.
+    standalone : bool
+        Inline plotly.js in the page (about 5 MB) instead of sharing one file per reports folder.
     verbose : bool
         papermill's progress bar.
 
@@ -363,33 +416,39 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
     run_id = make_run_id(nb_path, effective)
     run_dir = reports_dir / run_id
     source_sha = _sha(nb_path)
+    package_sha = package_source_sha()
 
     prev = Run.load(run_dir)
     if (not force and prev is not None and prev.status == "ok" and prev.source_sha == source_sha
-            and prev.ipynb.exists()):
-        if html and not prev.html.exists():
-            export_html(prev.ipynb, prev.html, prev)
+            and prev.package_sha == package_sha and prev.ipynb.exists()):
+        if html and (standalone or not prev.html.exists()):  # a reused run can still be exported standalone
+            export_html(prev.ipynb, prev.html, prev, standalone=standalone)
         prev.reused = True
         logger.info("%s: reusing the finished run from %s", run_id, prev.finished)
         return prev
+    outdated = not force and prev is not None and prev.status == "ok"
+    if outdated:
+        logger.info("%s: running again, the %s changed since %s", run_id,
+                    "notebook" if prev.source_sha != source_sha else "package source", prev.finished)
 
-    if force and run_dir.exists():
-        # a forced run starts from an empty folder: notebooks that resume from files they wrote in
-        # their working directory (04's grid results) must not pick up the old ones
+    if (force or outdated) and run_dir.exists():
+        # a forced or outdated run starts from an empty folder: notebooks that resume from files they
+        # wrote in their working directory (04's grid results) must not pick up the old ones
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "kernel.log").unlink(missing_ok=True)
+    (run_dir / PROGRESS_FILE).unlink(missing_ok=True)
     run = Run(run_id, nb_path.stem, effective, overrides, status="running", started=_now(),
-              source_sha=source_sha, kernel=kernel_name, directory=str(run_dir))
+              source_sha=source_sha, package_sha=package_sha, kernel=kernel_name, directory=str(run_dir))
     run.save()
-    partial = run_dir / f".{nb_path.stem}.partial.ipynb"
+    partial = _partial_path(run_dir, nb_path.stem)
     t0 = time.perf_counter()
     logger.info("%s: executing %s with %s", run_id, nb_path.name, overrides or "its defaults")
     try:
         import papermill as pm
 
         engine_kwargs = {} if timeout is None else {"execution_timeout": float(timeout)}
-        with _batch_env(), _stderr_to(run_dir / "kernel.log"):
+        with _batch_env(run_dir / PROGRESS_FILE), _stderr_to(run_dir / "kernel.log"):
             pm.execute_notebook(str(nb_path), str(partial), parameters=overrides, kernel_name=kernel_name,
                                 progress_bar=verbose, log_output=False, cwd=str(run_dir), **engine_kwargs)
         run.status = "ok"
@@ -408,7 +467,7 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
             run.ipynb.unlink()  # an older copy would contradict this run's status
         try:
             if html and run.ipynb.exists():
-                export_html(run.ipynb, run.html, run)
+                export_html(run.ipynb, run.html, run, standalone=standalone)
             elif run.html.exists():
                 run.html.unlink()
         except Exception as e:  # noqa: BLE001 - export failure is a run failure, recorded
@@ -419,7 +478,8 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
 
 
 def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, kernel_name=KERNEL_NAME,
-               force=False, timeout=None, html=True, verbose=False, notebooks_dir=None, progress=None, jobs=1):
+               force=False, timeout=None, html=True, standalone=False, verbose=False, notebooks_dir=None,
+               progress=None, jobs=1, quiet=False):
     """Run notebooks over a parameter grid and refresh ``reports/index.html``.
 
     Parameters apply to every selected notebook that declares them (a name no selected notebook
@@ -444,6 +504,13 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
         Notebooks executed at the same time (worker processes). With ``jobs > 1`` each kernel
         gets ``cpu_count // jobs`` threads (``OMP_NUM_THREADS`` and friends, unless already
         set), so parallel runs do not oversubscribe the cores.
+    quiet : bool
+        No live progress. By default a line is printed to ``sys.stdout`` as each notebook starts,
+        and one line per running notebook says which cell runs and how far the package's
+        progress bars in it got, e.g.
+        ``[   run] 03-recall-curves--sift5k--1a2b3c4d5e  2:41  cell 7 of 18  sweep: 3/12 config [00:41<02:03]``
+        (rewritten in place on a terminal, printed every :data:`LOG_EVERY_S` seconds at most
+        otherwise).
 
     Returns
     -------
@@ -472,17 +539,23 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
     reports_dir = Path(REPORTS_DIR if reports_dir is None else reports_dir)
     logger.info("%d run(s) planned into %s", len(plan), reports_dir)
     kwargs = dict(reports_dir=reports_dir, kernel_name=kernel_name, force=force, timeout=timeout, html=html,
-                  verbose=verbose)
+                  standalone=standalone, verbose=verbose)
     jobs = max(1, min(int(jobs or 1), len(plan)))
     runs = []
+    live = _LiveProgress([(make_run_id(p, {**declared[p], **over}), p.stem) for p, over in plan], reports_dir,
+                         enabled=not quiet)
+    live.say(f"{len(plan)} run(s) of {len(paths)} notebook(s), {jobs} at a time, into {reports_dir}")
 
     def done(run):
         runs.append(run)
+        live.finished(run.run_id)
         write_index(reports_dir)
         if progress is not None:
-            progress(run)
+            with live.paused():
+                progress(run)
 
     try:
+        live.start()
         if jobs == 1:
             for p, over in plan:
                 done(run_notebook(p, over, _defaults=declared[p], **kwargs))
@@ -503,6 +576,7 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
             order = {make_run_id(p, {**declared[p], **over}): i for i, (p, over) in enumerate(plan)}
             runs.sort(key=lambda r: order.get(r.run_id, len(order)))
     finally:
+        live.stop()
         write_index(reports_dir)
     return runs
 
@@ -524,3 +598,168 @@ def _expected_durations(reports_dir, paths=()):
             out[r.notebook] = r.duration_s
     return out
 
+
+
+# --------------------------------------------------------------------------- live progress
+def _cells(path):
+    """``(i, n)``: the code cell running (or the number finished) and the number of code cells of a
+    notebook papermill is executing; None if the file is absent or caught half-written."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+    status = [c.get("metadata", {}).get("papermill", {}).get("status") for c in code]
+    if "running" in status:
+        return status.index("running") + 1, len(code)
+    return sum(s in ("completed", "failed") for s in status), len(code)
+
+
+def _clock(seconds):
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+class _Watch:
+    """What the live display knows of one planned run: started yet, its cell, its progress bars."""
+
+    def __init__(self, run_id, stem, run_dir):
+        self.run_id, self.run_dir = run_id, Path(run_dir)
+        self.partial = _partial_path(run_dir, stem)
+        self.bars = ProgressFile(self.run_dir / PROGRESS_FILE)
+        self.started = None  # time.monotonic() when seen running
+        self.done = False
+        self.cells, self._cells_mtime = None, None
+        self.logged_at, self.logged = -float("inf"), None
+
+    def check_started(self, since):
+        """True the first time ``run.json`` says running, written after ``since`` (epoch seconds)."""
+        path = self.run_dir / "run.json"
+        try:
+            if path.stat().st_mtime < since - 1:
+                return False
+            status = json.loads(path.read_text()).get("status")
+        except (OSError, ValueError, AttributeError):
+            return False
+        if status != "running":
+            return False
+        self.started = time.monotonic()
+        return True
+
+    def state(self):
+        """``(cell text, progress text)`` now."""
+        try:
+            mtime = self.partial.stat().st_mtime_ns
+        except OSError:
+            mtime = None
+        if mtime is not None and mtime != self._cells_mtime:
+            cells = _cells(self.partial)
+            if cells is not None:
+                self.cells, self._cells_mtime = cells, mtime
+        cell = "starting the kernel" if not self.cells or not self.cells[0] else f"cell {self.cells[0]} of {self.cells[1]}"
+        return cell, self.bars.poll()
+
+
+class _LiveProgress:
+    """The lines :func:`run_report` prints while notebooks run (see its ``quiet``).
+
+    A thread polls the run folders of the plan; it never touches the runs themselves, so it works
+    the same whether they execute in this process or in worker processes.
+    """
+
+    def __init__(self, plan, reports_dir, *, enabled=True, stream=None):
+        self.enabled = enabled
+        self._stream = sys.stdout if stream is None else stream
+        isatty = getattr(self._stream, "isatty", None)
+        self._tty = bool(isatty and isatty())
+        self._watches = {rid: _Watch(rid, stem, Path(reports_dir) / rid) for rid, stem in plan}
+        self._since = time.time()
+        self._lock = threading.RLock()
+        self._drawn = 0  # lines of the live block on screen (terminal only)
+        self._stop = threading.Event()
+        self._thread = None
+
+    # ---- called by run_report
+    def start(self):
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="rae-explore-live-progress", daemon=True)
+            self._thread.start()
+
+    def stop(self):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            self._clear()
+
+    def say(self, text):
+        """Print a permanent line (above the live block)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._clear()
+            self._write(text + "\n")
+
+    def finished(self, run_id):
+        with self._lock:
+            if run_id in self._watches:
+                self._watches[run_id].done = True
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Hold the live block off the screen while the caller prints."""
+        with self._lock:
+            self._clear()
+            yield
+
+    # ---- the thread
+    def _loop(self):
+        while not self._stop.wait(LIVE_POLL_S):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - the display must never stop a batch
+                logger.debug("live progress failed", exc_info=True)
+
+    def tick(self):
+        """Look at every unfinished run once and print what changed."""
+        with self._lock:
+            now = time.monotonic()
+            lines = []
+            for w in self._watches.values():
+                if w.done:
+                    continue
+                if w.started is None:
+                    if not w.check_started(self._since):
+                        continue
+                    self._clear()
+                    self._write(f"[ start] {w.run_id}\n")
+                    w.logged_at = now  # off a terminal, the first progress line comes LOG_EVERY_S later
+                cell, bars = w.state()
+                line = f"[   run] {w.run_id}  {_clock(now - w.started)}  {cell}" + (f"  {bars}" if bars else "")
+                if self._tty:
+                    lines.append(line)
+                elif (cell, bars) != w.logged and now - w.logged_at >= LOG_EVERY_S:
+                    w.logged, w.logged_at = (cell, bars), now
+                    self._write(line + "\n")
+            if self._tty:
+                self._draw(lines)
+
+    # ---- output
+    def _write(self, text):
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):  # closed stream: nothing to show it on
+            pass
+
+    def _clear(self):
+        if self._tty and self._drawn:
+            self._write(f"\x1b[{self._drawn}F\x1b[J")  # to the block's first line, erase to the end
+            self._drawn = 0
+
+    def _draw(self, lines):
+        width = max(20, shutil.get_terminal_size().columns - 1)  # a wrapped line would break the cursor moves
+        self._clear()
+        self._write("".join(line[:width] + "\n" for line in lines))
+        self._drawn = len(lines)

@@ -37,7 +37,12 @@ def make_run_id(notebook, parameters):
 # --------------------------------------------------------------------------- runs
 @dataclass
 class Run:
-    """One notebook executed with one set of parameters (the content of ``run.json``)."""
+    """One notebook executed with one set of parameters (the content of ``run.json``).
+
+    ``source_sha`` hashes the notebook file, ``package_sha`` the package's source code
+    (:func:`rae_explore.report.batch.package_source_sha`): a finished run is reused only while both
+    are unchanged.
+    """
 
     run_id: str
     notebook: str
@@ -49,6 +54,7 @@ class Run:
     finished: str = ""
     duration_s: float = 0.0
     source_sha: str = ""
+    package_sha: str = ""
     kernel: str = KERNEL_NAME
     reused: bool = field(default=False, compare=False)
     directory: str = field(default="", compare=False)

@@ -5,8 +5,10 @@ The end-to-end tests execute a toy notebook (one plotly figure) under papermill 
 """
 
 import concurrent.futures as cf
+import io
 import json
 import re
+import time
 
 import nbformat
 import pytest
@@ -150,10 +152,12 @@ def test_grid_run_keeps_failures_reuses_results_and_writes_index(toy, tmp_path):
     executed = nbformat.read(str(ok.ipynb), as_version=4)
     assert any("n = 4" in c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", []))
 
-    # the HTML works offline: plotly.js inlined exactly once, no require.js, both figures present
+    # the HTML works offline: plotly.js from the reports folder's shared copy (not inlined), no
+    # require.js, both figures present
     html = ok.html.read_text()
-    assert html.count("window.Plotly = Plotly") == 1
-    assert html.count("* plotly.js v") == 1
+    shared = re.findall(r'<script src="\.\./(plotly-[^"]+\.min\.js)"></script>', html)
+    assert len(shared) == 1 and (out / shared[0]).exists()
+    assert html.count("* plotly.js v") == 0
     assert not re.search(r'<script[^>]*src="https?://[^"]*(plotly|require)', html)
     assert html.count('class="plotly-graph-div"') == 2
     assert "asked to fail" in bad.html.read_text()
@@ -281,3 +285,210 @@ def test_parallel_runs_start_with_the_longest_expected(tmp_path, monkeypatch):
     started.clear()
     batch.run_report(None, reports_dir=tmp_path, notebooks_dir=nb_dir, jobs=1)
     assert started == ["01-a", "02-b", "03-c", "04-d"]  # one at a time: plan order
+
+
+# --------------------------------------------------------------------------- reuse keyed on the code
+def _finished_run(toy, out, package_sha):
+    """A finished run of ``toy`` as run_notebook leaves it, made without executing anything."""
+    rid = batch.make_run_id(toy, batch.notebook_parameters(toy))
+    run = batch.Run(rid, toy.stem, batch.notebook_parameters(toy), {}, status="ok", started="2026-01-01T00:00:00",
+                    finished="2026-01-01T00:00:01", source_sha=batch._sha(toy), package_sha=package_sha,
+                    directory=str(out / rid))
+    (out / rid).mkdir(parents=True)
+    nbformat.write(nbformat.read(str(toy), as_version=4), str(run.ipynb))
+    (out / rid / "results.jsonl").write_text("{}")  # a file of the old run's own
+    run.save()
+    return run
+
+
+@pytest.fixture
+def fake_papermill(monkeypatch):
+    """papermill.execute_notebook that copies the notebook to the output and counts its calls."""
+    import papermill
+
+    calls = []
+
+    def execute(src, dst, **kw):
+        calls.append(kw.get("parameters"))
+        nbformat.write(nbformat.read(src, as_version=4), dst)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    return calls
+
+
+def test_package_source_sha_is_a_stable_hash_of_the_code():
+    h = batch.package_source_sha()
+    assert re.fullmatch(r"[0-9a-f]{64}", h) and h == batch.package_source_sha()
+
+
+def test_a_finished_run_is_reused_only_while_the_package_source_is_unchanged(toy, tmp_path, monkeypatch,
+                                                                             fake_papermill):
+    out = tmp_path / "reports"
+    old = _finished_run(toy, out, package_sha="code-v1")
+    monkeypatch.setattr(batch, "package_source_sha", lambda: "code-v1")
+    same = batch.run_notebook(toy, reports_dir=out, html=False)
+    assert same.reused and same.finished == old.finished and fake_papermill == []
+
+    monkeypatch.setattr(batch, "package_source_sha", lambda: "code-v2")  # a bug fixed in the package
+    fixed = batch.run_notebook(toy, reports_dir=out, html=False)
+    assert not fixed.reused and fixed.status == "ok" and len(fake_papermill) == 1
+    assert json.loads((out / fixed.run_id / "run.json").read_text())["package_sha"] == "code-v2"
+    assert not (out / fixed.run_id / "results.jsonl").exists()  # nothing of the older code survives
+    assert batch.run_notebook(toy, reports_dir=out, html=False).reused  # and now it is reused
+    assert len(fake_papermill) == 1
+
+    forced = batch.run_notebook(toy, reports_dir=out, html=False, force=True)  # --force still recomputes
+    assert not forced.reused and len(fake_papermill) == 2
+
+
+def test_runs_without_a_package_hash_run_again(toy, tmp_path, fake_papermill):
+    out = tmp_path / "reports"
+    _finished_run(toy, out, package_sha="")  # run.json written before the hash existed
+    assert not batch.run_notebook(toy, reports_dir=out, html=False).reused and len(fake_papermill) == 1
+
+
+# --------------------------------------------------------------------------- live progress
+def _fake_running_notebook(steps, pause=0.15):
+    """A run_notebook that, instead of executing, writes what a running notebook leaves in its
+    folder: run.json saying running, papermill's partial notebook, the kernel's progress.log."""
+
+    def fake_run(p, over, _defaults=None, reports_dir=None, **kw):
+        rid = batch.make_run_id(p, {**_defaults, **over})
+        run_dir = reports_dir / rid
+        run_dir.mkdir(parents=True, exist_ok=True)
+        run = batch.Run(rid, p.stem, {**_defaults, **over}, over, status="running", directory=str(run_dir))
+        run.save()
+        for cells, bars in steps:
+            nb = nbformat.v4.new_notebook()
+            nb.cells = [nbformat.v4.new_code_cell("x", metadata={"papermill": {"status": s}}) for s in cells]
+            nbformat.write(nb, str(batch._partial_path(run_dir, p.stem)))
+            with open(run_dir / batch.PROGRESS_FILE, "a") as f:
+                f.write(bars)
+            time.sleep(pause)
+        run.status = "ok"
+        run.save()
+        return run
+
+    return fake_run
+
+
+STEPS = [(["completed", "running", "pending"], ""),
+         (["completed", "completed", "running"], "9.1\topen\tsweep: 1/4 config [00:01<00:03]\n"),
+         (["completed", "completed", "running"], "9.1\topen\tsweep: 2/4 config [00:02<00:02]\n")]
+
+
+@pytest.fixture
+def fast_live(monkeypatch):
+    monkeypatch.setattr(batch, "LIVE_POLL_S", 0.02)
+    monkeypatch.setattr(batch, "LOG_EVERY_S", 0.0)
+
+
+def test_live_progress_prints_a_line_per_start_and_the_cell_and_loops(toy, tmp_path, monkeypatch, capsys,
+                                                                      fast_live):
+    monkeypatch.setattr(batch, "run_notebook", _fake_running_notebook(STEPS))
+    runs = batch.run_report([toy], {}, {"n": [1, 2]}, reports_dir=tmp_path, progress=lambda r: print("DONE", r.run_id))
+    text = capsys.readouterr().out
+    assert text.startswith("2 run(s) of 1 notebook(s), 1 at a time")
+    for r in runs:
+        assert text.count(f"[ start] {r.run_id}") == 1
+        assert text.index(f"[ start] {r.run_id}") < text.index(f"DONE {r.run_id}")
+        assert re.search(rf"\[   run\] {r.run_id}  0:0\d  cell 2 of 3\n", text)
+        assert re.search(rf"\[   run\] {r.run_id}  0:0\d  cell 3 of 3  sweep: 2/4 config \[00:02<00:02\]\n", text)
+    assert "\x1b" not in text  # not a terminal: plain lines
+
+
+def test_off_a_terminal_lines_are_throttled_per_notebook(toy, tmp_path, monkeypatch, capsys, fast_live):
+    monkeypatch.setattr(batch, "LOG_EVERY_S", 60.0)
+    monkeypatch.setattr(batch, "run_notebook", _fake_running_notebook(STEPS))
+    batch.run_report([toy], reports_dir=tmp_path)
+    text = capsys.readouterr().out
+    assert "[ start]" in text and "[   run]" not in text  # nothing within 60 s of the start line
+
+
+def test_quiet_prints_nothing(toy, tmp_path, monkeypatch, capsys, fast_live):
+    monkeypatch.setattr(batch, "run_notebook", _fake_running_notebook(STEPS))
+    runs = batch.run_report([toy], reports_dir=tmp_path, quiet=True)
+    assert [r.status for r in runs] == ["ok"] and capsys.readouterr().out == ""
+
+
+def test_on_a_terminal_the_lines_are_rewritten_in_place(tmp_path):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    run_dir = tmp_path / "nb--abc"
+    run_dir.mkdir()
+    batch.Run("nb--abc", "nb", {}, {}, status="running", directory=str(run_dir)).save()
+    screen = Terminal()
+    live = batch._LiveProgress([("nb--abc", "nb")], tmp_path, stream=screen)
+    live.tick()
+    assert screen.getvalue() == "[ start] nb--abc\n[   run] nb--abc  0:00  starting the kernel\n"
+    (run_dir / batch.PROGRESS_FILE).write_text("1.1\topen\tknn: 1/3 block\n")
+    live.tick()
+    assert screen.getvalue().endswith("\x1b[1F\x1b[J[   run] nb--abc  0:00  starting the kernel  knn: 1/3 block\n")
+    with live.paused():
+        screen.write("[    ok] nb--abc\n")
+    assert screen.getvalue().endswith("\x1b[1F\x1b[J[    ok] nb--abc\n")  # the block is cleared first
+    live.finished("nb--abc")
+    live.tick()
+    assert screen.getvalue().endswith("[    ok] nb--abc\n")  # a finished run leaves the block
+
+
+def test_cli_quiet_is_passed_on(toy, tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_report(*a, **kw):
+        seen.update(kw)
+        return []
+
+    monkeypatch.setattr(batch, "run_report", fake_report)
+    assert main(["report", str(toy), "--out", str(tmp_path), "--quiet"]) == 0 and seen["quiet"] is True
+    assert main(["report", str(toy), "--out", str(tmp_path)]) == 0 and seen["quiet"] is False
+
+
+# --------------------------------------------------------------------------- index
+def _run_with_headline(out, notebook, dataset, started, **head):
+    from rae_explore.report import headline
+
+    rid = f"{notebook}--{dataset}--0123456789"
+    r = batch.Run(rid, notebook, {"dataset": dataset, "seed": 0}, {"dataset": dataset}, status="ok", started=started,
+                  duration_s=12.5, directory=str(out / rid))
+    (out / rid).mkdir(parents=True)
+    r.save()
+    if head:
+        headline.record(r.directory, **head)
+    return r
+
+
+def test_index_shows_headlines_compares_grid_runs_and_lists_what_was_skipped(tmp_path):
+    out = tmp_path / "reports"
+    for i, ds in enumerate(("sift5k", "digits")):
+        _run_with_headline(out, "02-id", ds, f"2026-01-01T00:00:0{i}", recommended_dim=24 + i,
+                           intrinsic_dimension={"MLE": 17.234, "TwoNN": 15.0},
+                           best_by_dim={"4": ["pca", 0.31 + i / 10], "16": ["rae", 0.7], "8": ["rae", 0.5]},
+                           best_pipeline={"factory": "IVF256,PQ16", "qps": 12345.6}, skipped=["rae@32", "umap@64"][:2 * i])
+    _run_with_headline(out, "03-alone", "digits", "2026-01-02T00:00:00", recommended_dim=8)
+    path = batch.write_index(out)
+    page = path.read_text()
+    # headline results, per run, whatever the keys
+    assert "<b>recommended dim</b>: 24" in page and "<b>recommended dim</b>: 25" in page
+    assert "<b>best by dim</b>: 4: pca 0.31, 8: rae 0.5, 16: rae 0.7" in page  # dimensions in numeric order
+    assert "MLE: 17.2, TwoNN: 15" in page and "qps: 12,346" in page
+    # one comparison figure for the grid (two runs of 02-id), none for a notebook run once
+    assert page.count('class="plotly-graph-div"') == 1 and "02-id: best by dim across 2 runs" in page
+    assert '"name":"dataset=sift5k"' in page and '"name":"dataset=digits"' in page
+    # plotly.js is shared, loaded by a relative path, not inlined
+    js = re.findall(r'<script src="(plotly-[^"]+\.min\.js)"></script>', page)
+    assert len(js) == 1 and (out / js[0]).stat().st_size > 1_000_000
+    assert len(page) < 100_000 and "* plotly.js v" not in page
+    # what a budget skipped is listed
+    assert "Skipped by a time budget" in page and "02-id--digits--0123456789</code></a>: rae@32, umap@64" in page
+    assert 'skipped by a budget: <a href="#skipped">2</a>' in page
+
+
+def test_index_without_comparable_runs_loads_no_plotly(tmp_path):
+    _run_with_headline(tmp_path, "03-alone", "digits", "2026-01-02T00:00:00", recommended_dim=8)
+    _run_with_headline(tmp_path, "04-plain", "digits", "2026-01-02T00:00:00")
+    page = batch.write_index(tmp_path).read_text()
+    assert "<script src=" not in page and "Runs compared" not in page and "Skipped by" not in page
+    assert "<b>recommended dim</b>: 8" in page

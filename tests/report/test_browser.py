@@ -2,9 +2,12 @@
 
 Headless Chromium (Debian ``chromium`` + ``chromium-driver``; ``make test`` installs them through
 scripts/ensure_chromium.sh) opens every report exported by test_notebooks.py from disk, with
-the network emulated offline *and* a proxy to nowhere, and the test checks that every plotly
-figure was drawn (``.main-svg`` elements, non-empty traces), that a dropdown still switches traces
-(plotly's own menus work in static HTML), and saves a screenshot into the test's tmp dir.
+the network emulated offline *and* a proxy to nowhere, and the test checks that the pages' shared
+plotly.js (``reports/plotly-<version>.min.js``, loaded by relative path) defined ``window.Plotly``,
+that every plotly figure was drawn (``.main-svg`` elements, non-empty traces), that a dropdown
+still switches traces (plotly's own menus work in static HTML), that code cells are hidden until
+the "Show code" button is clicked, and saves a screenshot into the test's tmp dir. The same is
+checked on a hand-made page (test_html.py's tiny notebook), exported shared and standalone.
 A second test starts JupyterLab on a local port, runs a recall explorer in it, changes k and
 checks that the same figure was redrawn (the ipywidgets half of the job).
 """
@@ -15,6 +18,7 @@ import time
 
 import pytest
 
+from test_html import tiny_executed_notebook
 from test_notebooks import NOTEBOOKS, executed  # noqa: F401 - shares the session's notebook runs
 
 try:
@@ -96,6 +100,51 @@ def _wait_for_figures(driver, expected, timeout=60):
         time.sleep(0.5)
 
 
+_CODE_SHOWN_JS = """
+return Array.from(document.querySelectorAll('.jp-CodeCell .jp-Cell-inputWrapper')).map(function (e) {
+  return e.getBoundingClientRect().height > 0 && window.getComputedStyle(e).display !== 'none';
+});
+"""
+
+
+def _check_code_toggle(driver):
+    """Code inputs are hidden on load; the toggle shows them all and hides them again."""
+    from selenium.webdriver.common.by import By
+
+    shown = driver.execute_script(_CODE_SHOWN_JS)
+    assert shown and not any(shown), f"code cells visible before the toggle: {shown}"
+    button = driver.find_element(By.ID, "rae-code-toggle")
+    assert button.is_displayed() and button.text == "Show code"
+    button.click()
+    time.sleep(0.3)
+    assert all(driver.execute_script(_CODE_SHOWN_JS)), "the toggle did not show every code cell"
+    assert button.text == "Hide code"
+    button.click()
+    time.sleep(0.3)
+    assert not any(driver.execute_script(_CODE_SHOWN_JS)) and button.text == "Show code"
+
+
+@pytest.mark.parametrize("standalone", [False, True], ids=["shared-plotlyjs", "standalone"])
+def test_tiny_page_renders_offline_and_toggles_code(standalone, browser, tmp_path):
+    from rae_explore.report.assets import plotlyjs_filename
+    from rae_explore.report.html import export_html
+
+    run_dir = tmp_path / "reports" / "tiny--0123456789"
+    run_dir.mkdir(parents=True)
+    html = export_html(tiny_executed_notebook(run_dir / "tiny.ipynb"), run_dir / "tiny.html", standalone=standalone)
+    browser.get(html.as_uri())
+    figs = _wait_for_figures(browser, 1)
+    assert browser.execute_script("return typeof window.Plotly") == "object", "plotly.js did not load offline"
+    if not standalone:  # then the page's only copy of plotly.js is the shared file, by relative path
+        srcs = browser.execute_script("return Array.from(document.scripts).map(function (s) { return s.src; })")
+        assert (tmp_path / "reports" / plotlyjs_filename()).as_uri() in srcs, srcs
+        assert "plotly.js v" not in html.read_text()
+    assert len(figs) == 1 and figs[0]["drawn"] >= 1 and figs[0]["points"] == 3, figs
+    assert browser.find_element("css selector", ".rae-warnings").is_displayed()
+    _check_code_toggle(browser)
+    assert browser.save_screenshot(str(tmp_path / "tiny.png"))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_report_renders_offline(path, browser, tmp_path_factory, tmp_path):
     run = executed(tmp_path_factory)[path.stem]
@@ -112,6 +161,8 @@ def test_report_renders_offline(path, browser, tmp_path_factory, tmp_path):
         assert f["traces"] >= 1 and f["points"] >= 1, f"figure {i} is empty: {f}"
     shot = tmp_path / f"{path.stem}.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+    assert run.html.stat().st_size < 1_000_000, "plotly.js inlined again? pages share one copy"
+    _check_code_toggle(browser)
 
     # plotly's own dropdowns work without Python: real clicks on the first menu's second entry
     from selenium.webdriver.common.action_chains import ActionChains

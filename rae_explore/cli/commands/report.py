@@ -12,9 +12,9 @@ Examples::
 
 def register(sub):
     p = sub.add_parser("report", help="run the notebooks (papermill) and write offline HTML reports",
-                       description="Run notebooks with papermill into reports/<run-id>/ (.ipynb + self-contained "
-                                   ".html) and refresh reports/index.html. Finished runs with the same "
-                                   "parameters are reused.")
+                       description="Run notebooks with papermill into reports/<run-id>/ (.ipynb + an offline .html "
+                                   "page) and refresh reports/index.html. Finished runs with the same "
+                                   "parameters and the same package code are reused.")
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                    help="notebook names, unique prefixes (e.g. 03) or paths (default: all of notebooks/)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -28,9 +28,14 @@ def register(sub):
     p.add_argument("--out", default=None, help="reports directory (default: the repository's reports/)")
     p.add_argument("--timeout", type=float, default=None, help="per-cell time limit in seconds")
     p.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    p.add_argument("--standalone", action="store_true",
+                   help="inline plotly.js in each HTML page (~5 MB each, to mail one page alone); by default "
+                        "the pages share one plotly-<version>.min.js in the reports directory")
     p.add_argument("-j", "--jobs", type=int, default=2,
                    help="notebooks run at the same time, each with cpu_count/jobs threads (default 2)")
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no live progress (the line per started notebook and its cell and loops); for CI logs")
     p.set_defaults(func=run)
 
 
@@ -66,8 +71,9 @@ def run(args):
     try:
         runs = batch.run_report(notebooks, params, grid, reports_dir=args.out,
                                 kernel_name=args.kernel or batch.KERNEL_NAME, force=args.force,
-                                timeout=args.timeout, html=not args.no_html, verbose=args.verbose,
-                                progress=progress, jobs=args.jobs)
+                                timeout=args.timeout, html=not args.no_html, standalone=args.standalone,
+                                verbose=args.verbose,
+                                progress=progress, jobs=args.jobs, quiet=args.quiet)
     except batch.KernelNotFoundError as e:
         print(f"rae-explore report: error: {e}", file=sys.stderr)
         return 2

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from ...progress import progress_bar
+
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -148,9 +150,7 @@ def fit_torch(model, loss_fn, X, *, steps=None, max_epochs=None, batch_size=128,
 
     bar = None
     if verbose:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=desc, unit="step")
+        bar = progress_bar(total=total, desc=desc, unit="step")
     history, best, best_state, bad_epochs = [], math.inf, None, 0
     t0, step, epoch = time.perf_counter(), 0, 0
     model.train()
