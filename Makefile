@@ -9,6 +9,10 @@ PY     := $(VENV)/bin/python
 # Re-install whenever the dependency list changes.
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
+# UMAP's numba kernels are compiled once and cached here, so later processes (every notebook
+# kernel, every test worker) load them instead of recompiling; numba reads it at its first import.
+export NUMBA_CACHE_DIR ?= $(CURDIR)/data/cache/numba
+
 .PHONY: report test bench venv browser clean-venv
 
 report: $(STAMP)

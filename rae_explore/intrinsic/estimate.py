@@ -50,7 +50,6 @@ from ..validation import as_float32, check_int
 from .budget import (
     DANCO_CACHE_DIR,
     _neighbours_seconds,
-    load_danco_calibration,
     predict_seconds,
     save_danco_calibration,
 )
@@ -235,11 +234,12 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         one's scikit-dimension default (20, 100, 20, 100, 20). Global estimators take their own
         neighbour parameters through ``params`` (e.g. ``{"DANCo": {"k": 10}}``).
     budget_s : float or None
-        Per-estimator time budget: an estimator whose *predicted* cost
-        (:func:`predict_seconds`, scaled by the measured slowdown of the shared neighbour
-        search on a busy machine) exceeds it is not started and gets status
-        ``"skipped: over budget (...)"``. ``None`` runs everything. Ignored when ``fast=False``.
-        The shared neighbour search itself is not part of any estimator's budget.
+        Per-estimator time budget: an estimator whose *predicted* cost (:func:`predict_seconds`,
+        a cost model of ``n``, ``d`` and its parameters on an idle 2-core machine) exceeds it is
+        not started and gets status ``"skipped: over budget (...)"``. The decision depends on
+        the cost model only, never on the machine's measured speed or on what is cached, so the
+        same call skips the same estimators everywhere. ``None`` runs everything. Ignored when
+        ``fast=False``. The shared neighbour search itself is not part of any estimator's budget.
     params : dict, optional
         ``{estimator name: {parameter: value}}``, passed to the scikit-dimension class.
     random_state : int
@@ -263,8 +263,8 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
     cache_dir : path or None
         Where DANCo's simulated calibration is cached (:data:`DANCO_CACHE_DIR`; None: no
         cache). The calibration depends on the number of rows, ``k``, ``D`` and the seed only,
-        so a cached one gives identical estimates and removes most of DANCo's time; the budget
-        prediction knows whether it is cached.
+        so a cached one gives identical estimates and removes most of DANCo's time (the budget
+        still predicts the uncached cost, so that a warm cache never changes what is skipped).
     verbose : bool
         tqdm progress over estimators (and of the neighbour search).
 
@@ -276,8 +276,9 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         ``"failed: <reason>"``), ``seconds``, ``predicted_s``, ``peak_mb`` (peak extra resident
         memory while it ran, MiB), ``n_neighbors`` (neighbour rank it used, 0 if none),
         ``note``. ``table.attrs`` holds ``n`` (rows used), ``n_duplicates`` (rows dropped),
-        ``d``, ``neighbours_seconds``, ``k`` and ``slowdown`` (how much slower than the cost
-        model the shared neighbour search ran; the predictions are multiplied by it).
+        ``d``, ``neighbours_seconds``, ``k`` and ``slowdown`` (measured over predicted time of
+        the shared neighbour search, NaN if none ran: how busy the machine was; reported only,
+        it changes neither the predictions nor the budget's decisions).
     pointwise : pandas.DataFrame
         Only with ``return_pointwise=True``: one row per point, one column per local estimator.
 
@@ -315,9 +316,9 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         p = _params_for(name, params, random_state)
         _check_params(name, p)
         k_local = _local_k(name, n_neighbors, n) if name in _LOCAL_DEFAULT_K else None
-        cached = (fast and name == "DANCo" and load_danco_calibration(
-            cache_dir, n, int(p.get("k", 10)), int(p.get("D") or d), p.get("random_state")) is not None)
-        pred = predict_seconds(name, n, d, p, n_neighbors, calibration_cached=cached) if fast else float("nan")
+        # the budget decides on the cost model alone (n, d, parameters): neither the machine's
+        # speed nor what earlier runs left in DANCo's calibration cache changes what is skipped
+        pred = predict_seconds(name, n, d, p, n_neighbors) if fast else float("nan")
         skip = fast and budget_s is not None and pred > budget_s
         plan.append((name, p, k_local, pred, skip))
 
@@ -326,17 +327,12 @@ def estimate_id(X, estimators="all", *, n_neighbors=None, budget_s=60.0, params=
         raise ValueError(f"neighbours were computed for {nb.idx.shape[0]} rows but X has {n} "
                          "(after dropping duplicate rows: compute them on the deduplicated X)")
     k_need = max([_k_needed(nm, p, kl, n) for nm, p, kl, _, skip in plan if not skip] + [0]) if fast else 0
-    t_nb, slowdown = 0.0, 1.0
+    t_nb, slowdown = 0.0, float("nan")
     if k_need > 0 and (nb is None or nb.k < k_need):
         nb = nearest_neighbours(X, k_need, verbose=verbose)
         t_nb = nb.seconds
-        expected = _neighbours_seconds(n, d, nb.k)
-        if expected >= 0.2:  # a busy machine runs everything slower: scale the predictions alike
-            slowdown = float(np.clip(t_nb / expected, 1.0, 50.0))
-            if slowdown > 1.5:
-                logger.info("neighbour search ran %.1fx slower than the cost model: predictions scaled", slowdown)
-                plan = [(nm, p, kl, pred * slowdown, skip or (budget_s is not None and pred * slowdown > budget_s))
-                        for nm, p, kl, pred, skip in plan]
+        # reported only (how busy the machine was); it never changes what the budget skips
+        slowdown = t_nb / _neighbours_seconds(n, d, nb.k)
 
     rows, pointwise = [], {}
     it = plan

@@ -4,10 +4,12 @@ New points are embedded by each method's own extension (UMAP, Isomap: ``out_of_s
 or by a ridge regression fitted to the embedding (MDS: ``out_of_sample="ridge"``).
 """
 
+import os
 import warnings
 
 import numpy as np
 
+from ..paths import DATA_DIR
 from .base import Reducer
 
 
@@ -17,7 +19,8 @@ class UMAP(Reducer):
 
     New points are embedded with umap-learn's own ``transform`` (``out_of_sample="native"``):
     an approximation that places them by their neighbours in the training set. The first import
-    of umap compiles with numba (about 16 s); later imports take about 3 s.
+    of umap in a process compiles with numba (16 s to over a minute); the kernels numba can cache
+are kept under ``data/cache/numba`` (``NUMBA_CACHE_DIR``), so a later process loads those.
 
     Attributes
     ----------
@@ -36,6 +39,10 @@ class UMAP(Reducer):
         self.random_state = random_state
 
     def fit(self, X, y=None):
+        # numba caches umap's compiled kernels where NUMBA_CACHE_DIR says, read at numba's first
+        # import: the Makefile exports it for batch kernels and tests; this covers direct use
+        # (numba not yet imported) so a second process loads the kernels instead of compiling
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(DATA_DIR / "cache" / "numba"))
         try:
             import umap
         except ImportError as e:  # pragma: no cover - umap-learn is a core dependency

@@ -6,6 +6,7 @@ scikit-dimension itself works in float32 in places (ESS, FisherS, its neighbour 
 the agreement is to float32 rounding. Sizes are small: plain scikit-dimension is slow.
 """
 
+import dataclasses
 import subprocess
 import sys
 
@@ -14,9 +15,15 @@ import pandas as pd
 import pytest
 
 from rae_explore._imports import import_skdim
-from rae_explore.intrinsic.budget import predict_seconds
 from rae_explore.data.datasets import load_dataset
-from rae_explore.intrinsic import ESTIMATORS, estimate_id, first_occurrence, local_id, nearest_neighbours
+from rae_explore.intrinsic import (
+    ESTIMATORS,
+    estimate_id,
+    first_occurrence,
+    local_id,
+    nearest_neighbours,
+)
+from rae_explore.intrinsic.budget import predict_seconds
 
 skdim = import_skdim()
 
@@ -98,6 +105,40 @@ def test_budget_skips_before_starting(ball64):
     assert ph["status"].startswith("skipped: over budget")
     assert np.isnan(ph["dimension"]) and np.isnan(ph["seconds"])  # never started
     assert ph["predicted_s"] > 1e-3
+
+
+def test_budget_decisions_ignore_the_machine_speed(ball64, monkeypatch):
+    """Skips depend on the cost model only: a neighbour search that ran 1000x slower than
+    predicted (a busy machine) is reported in attrs but skips nothing more."""
+    from rae_explore.intrinsic import estimate as est_mod
+
+    names = ["MLE", "TwoNN", "PH"]
+    budget = predict_seconds("MLE", len(ball64), ball64.shape[1]) * 2  # MLE and TwoNN fit, PH does not
+    calm = estimate_id(ball64, names, budget_s=budget)
+    real = est_mod.nearest_neighbours
+
+    def slow(*a, **kw):
+        nb = real(*a, **kw)
+        return dataclasses.replace(nb, seconds=nb.seconds * 1000 + 100.0)
+
+    monkeypatch.setattr(est_mod, "nearest_neighbours", slow)
+    busy = estimate_id(ball64, names, budget_s=budget)
+    assert list(busy["status"]) == list(calm["status"]) == ["ok", "ok", busy["status"][2]]
+    assert busy["status"][2].startswith("skipped: over budget")
+    np.testing.assert_array_equal(busy["predicted_s"], calm["predicted_s"])
+    np.testing.assert_array_equal(busy["dimension"], calm["dimension"])
+    assert busy.attrs["slowdown"] > 100 * max(calm.attrs["slowdown"], 1e-3)  # measured, reported only
+
+
+def test_budget_decisions_ignore_a_warm_danco_cache(ball64, danco_cache):
+    """A cached calibration makes DANCo fast, but the budget still predicts the uncached cost:
+    a second run must skip exactly what the first one did."""
+    p = {"DANCo": {"D": 12}}
+    full = predict_seconds("DANCo", len(ball64), ball64.shape[1], p["DANCo"])
+    cold = estimate_id(ball64, ["DANCo"], params=p, budget_s=None, cache_dir=danco_cache).iloc[0]
+    assert cold["status"] == "ok" and any(danco_cache.iterdir())
+    warm = estimate_id(ball64, ["DANCo"], params=p, budget_s=full * 0.99, cache_dir=danco_cache).iloc[0]
+    assert warm["status"].startswith("skipped: over budget") and warm["predicted_s"] == full
 
 
 def test_predicted_cost_grows_with_n_and_skips_ph_and_danco_at_100k():
@@ -300,5 +341,6 @@ def test_danco_calibration_cache_gives_identical_estimates(ball64, danco_cache):
                                                         cache_dir=danco_cache).iloc[0]["note"])
     estimate_id(ball64, ["DANCo"], params=p, cache_dir=danco_cache, random_state=1)
     assert len(list(danco_cache.glob("*seed1*"))) == 1
-    # the budget prediction knows: a cached calibration is cheap even at 100k rows
+    # the cost model knows a cached calibration is cheap even at 100k rows (estimate_id's budget
+    # ignores this on purpose, see test_budget_decisions_ignore_a_warm_danco_cache)
     assert predict_seconds("DANCo", 100_000, 128, calibration_cached=True) < 60

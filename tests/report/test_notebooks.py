@@ -11,13 +11,14 @@ import ast
 import concurrent.futures as cf
 import json
 import multiprocessing as mp
+import re
 
 import nbformat
 import pytest
 
+from rae_explore.paths import NOTEBOOKS_DIR
 from rae_explore.report import batch
 from rae_explore.threads import share_cores
-from rae_explore.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 FALLBACK = {"dataset": "digits", "n_samples": 500}
@@ -95,4 +96,8 @@ def test_notebook_executes_with_tiny_parameters(path, executed_reports):
     assert n_figs >= 2
     html = run.html.read_text()
     assert html.count('class="plotly-graph-div"') == n_figs
-    assert html.count("* plotly.js v") == 1
+    # plotly.js once per page: one <script src> to the shared file next to the run folders
+    # (html.export_html's default; --standalone inlines it instead)
+    srcs = re.findall(r'<script src="(\.\./plotly-[^"]+\.js)"', html)
+    assert len(srcs) == 1 and html.count("* plotly.js v") == 0, srcs
+    assert (run.html.parent / srcs[0]).resolve().is_file()
