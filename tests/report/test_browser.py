@@ -289,3 +289,23 @@ def test_live_explorer_updates_in_place_in_jupyterlab(jupyterlab, tmp_path):
         driver.save_screenshot(str(tmp_path / "jupyterlab-live.png"))
     finally:
         driver.quit()
+
+
+def test_index_comparison_figure_renders_offline(browser, tmp_path):
+    """A grid's runs get one comparison figure on reports/index.html, drawn from the shared plotly.js."""
+    from rae_explore.report import batch, headline
+    from rae_explore.report.runs import Run
+
+    out = tmp_path / "reports"
+    for i, ds in enumerate(("sift5k", "digits")):
+        rid = f"03-recall--{ds}--012345678{i}"
+        run = Run(rid, "03-recall", {"dataset": ds}, {"dataset": ds}, status="ok", started=f"2026-01-01T00:00:0{i}",
+                  finished=f"2026-01-01T00:01:0{i}", duration_s=10.0, directory=str(out / rid))
+        (out / rid).mkdir(parents=True)
+        run.save()
+        headline.record(run.directory, best_by_dim={"4": ["pca", 0.3 + i / 10], "8": ["rae", 0.5], "16": ["rae", 0.7]})
+    index = batch.write_index(out)
+    browser.get(index.as_uri())
+    figs = _wait_for_figures(browser, 1)
+    assert browser.execute_script("return typeof window.Plotly") == "object", "the shared plotly.js did not load"
+    assert len(figs) == 1 and figs[0]["drawn"] >= 1 and figs[0]["traces"] == 2 and figs[0]["points"] == 6, figs

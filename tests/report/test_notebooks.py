@@ -101,3 +101,16 @@ def test_notebook_executes_with_tiny_parameters(path, executed_reports):
     srcs = re.findall(r'<script src="(\.\./plotly-[^"]+\.js)"', html)
     assert len(srcs) == 1 and html.count("* plotly.js v") == 0, srcs
     assert (run.html.parent / srcs[0]).resolve().is_file()
+
+
+@pytest.mark.slow
+def test_same_code_parameters_and_seed_give_the_same_headline(executed_reports, tmp_path):
+    """Determinism: a second run of notebook 03 (tiny parameters, forced) records the same headline."""
+    from rae_explore.report import headline
+
+    path = next(p for p in NOTEBOOKS if p.stem.startswith("03"))
+    first = executed_reports[path.stem]
+    again = batch.run_notebook(path, tiny_parameters(path), reports_dir=tmp_path, force=True, html=False, timeout=600)
+    assert again.status == "ok", again.error
+    a, b = headline.read(first.directory), headline.read(again.directory)
+    assert a and a == b
