@@ -33,6 +33,7 @@ def danco_cache(tmp_path_factory, monkeypatch):
     path = tmp_path_factory.mktemp("danco-cache")
     monkeypatch.setitem(estimate.estimate_id.__kwdefaults__, "cache_dir", path)  # the default is bound at def
     monkeypatch.setattr(budget, "DANCO_CACHE_DIR", path)
+    monkeypatch.setattr(budget, "BUNDLED_DANCO_DIR", path / "bundled-none")  # nor the repository's bundled ones
     monkeypatch.setattr(estimate, "DANCO_CACHE_DIR", path)
     return path
 
