@@ -17,7 +17,9 @@ Column conventions (those of :mod:`rae_explore.experiments.evaluate` and :mod:`r
 
 import logging
 import math
+import os
 import re
+import sys
 
 import numpy as np
 import plotly.graph_objects as go
@@ -51,8 +53,14 @@ def init_notebook(renderer=RENDERER):
     embed it a second time. Under papermill the automatic choice would be ``"plotly_mimetype"``
     alone, which nbconvert cannot render, hence this call.
 
+    In a batch kernel (``RAE_EXPLORE_BATCH=1``) it also keeps jsonschema from loading its optional
+    IRI format checker, ``rfc3987_syntax``, which builds a grammar at import (3.3 s, paid by every
+    notebook of a report through plotly's nbformat check); nbformat never validates IRIs.
+
     Returns nothing (so that a notebook cell calling it prints nothing).
     """
+    if os.environ.get("RAE_EXPLORE_BATCH") == "1" and "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # None in sys.modules: its import raises ImportError
     import plotly.io as pio
 
     for name in renderer.split("+"):
