@@ -61,7 +61,7 @@ from ..paths import NOTEBOOKS_DIR, REPORTS_DIR
 from ..progress import BATCH_ENV, PROGRESS_ENV, ProgressFile
 from ..threads import share_cores
 from .html import export_html, write_index
-from .runs import KERNEL_NAME, Run, _now, list_runs, make_run_id
+from .runs import KERNEL_NAME, Run, now_iso, list_runs, make_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -438,7 +438,7 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "kernel.log").unlink(missing_ok=True)
     (run_dir / PROGRESS_FILE).unlink(missing_ok=True)
-    run = Run(run_id, nb_path.stem, effective, overrides, status="running", started=_now(),
+    run = Run(run_id, nb_path.stem, effective, overrides, status="running", started=now_iso(),
               source_sha=source_sha, package_sha=package_sha, kernel=kernel_name, directory=str(run_dir))
     run.save()
     partial = _partial_path(run_dir, nb_path.stem)
@@ -460,7 +460,7 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
         logger.warning("%s failed: %s", run_id, run.error)
     finally:
         run.duration_s = round(time.perf_counter() - t0, 2)
-        run.finished = _now()
+        run.finished = now_iso()
         if partial.exists():
             os.replace(partial, run.ipynb)
         elif run.ipynb.exists():

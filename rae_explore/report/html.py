@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..paths import REPORTS_DIR
 from .assets import plotlyjs_filename, plotlyjs_script
-from .runs import STATUSES, _now, _write_text, list_runs
+from .runs import STATUSES, now_iso, write_text, list_runs
 
 # --------------------------------------------------------------------------- HTML
 # The lab template minus everything fetched from a CDN (require.js, MathJax, mermaid); plotly.js
@@ -223,7 +223,7 @@ def export_html(ipynb, html_path, run=None, *, standalone=False, assets_dir=None
                  "rae_css": _READER_CSS, "rae_js": _READER_JS, "rae_notes": _notes_html(summary),
                  "rae_has_banner": run is not None}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    _write_text(html_path, body)
+    write_text(html_path, body)
     return html_path
 
 
@@ -280,14 +280,14 @@ def write_index(reports_dir=None):
     n_ok = sum(r.status == "ok" for r in runs)
     body = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>rae_explore reports</title>"
             f"<style>{_INDEX_CSS}{_INDEX_EXTRA_CSS}</style>{head_js}</head><body><h1>rae_explore reports</h1>"
-            f"<p>{len(runs)} run(s), {n_ok} ok, {len(runs) - n_ok} not ok; written {esc(_now())}. "
+            f"<p>{len(runs)} run(s), {n_ok} ok, {len(runs) - n_ok} not ok; written {esc(now_iso())}. "
             "Bold parameters were set for the run; the others are the notebook's defaults. "
             f"Every report opens offline from this folder (the pages share {esc(plotlyjs_filename())}).</p>"
             + (f"<h2>Runs compared</h2>{''.join(figures)}" if figures else "")
             + skipped
             + "<h2>Runs</h2><table><tr><th>notebook / run id</th><th>headline results</th><th>parameters</th>"
             f"<th>started</th><th>took</th><th>status</th><th>report</th></tr>{''.join(rows)}</table></body></html>")
-    _write_text(path, body)
+    write_text(path, body)
     return path
 
 

@@ -71,7 +71,7 @@ class Run:
         """Write ``run.json`` atomically."""
         d = asdict(self)
         d.pop("reused"), d.pop("directory")
-        _write_text(Path(self.directory) / _RUN_FILE, json.dumps(d, indent=1, default=str))
+        write_text(Path(self.directory) / _RUN_FILE, json.dumps(d, indent=1, default=str))
 
     @classmethod
     def load(cls, directory):
@@ -86,13 +86,14 @@ class Run:
             return None
 
 
-def _write_text(path, text):
+def write_text(path, text):
     """Write a text file atomically."""
     with atomic_write(path, "w") as f:
         f.write(text)
 
 
-def _now():
+def now_iso():
+    """The local time now, ISO 8601 to the second (what run.json and the index show)."""
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
