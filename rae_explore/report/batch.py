@@ -116,7 +116,9 @@ def resolve_notebooks(names=None, notebooks_dir=None):
     ----------
     names : list of str, optional
         Stems (``"03-recall-curves"``), file names, or paths; a unique prefix such as ``"03"``
-        works too. Default: every ``*.ipynb`` in ``notebooks_dir``, sorted.
+        works too. Default: every ``*.ipynb`` in ``notebooks_dir``, sorted, except those whose
+        metadata says ``{"rae_explore": {"default_report": false}}`` (too slow for the main job;
+        they run when named).
     notebooks_dir : path, optional
         Default :data:`rae_explore.paths.NOTEBOOKS_DIR`.
 
@@ -136,7 +138,7 @@ def resolve_notebooks(names=None, notebooks_dir=None):
     if not names:
         if not available:
             raise FileNotFoundError(f"no notebooks (*.ipynb) in {nb_dir}")
-        return available
+        return [p for p in available if in_default_report(p)]
     out = []
     for name in names:
         p = Path(name)
@@ -153,6 +155,12 @@ def resolve_notebooks(names=None, notebooks_dir=None):
             raise ValueError(f"notebook name {name!r} is ambiguous: {', '.join(a.stem for a in hits)}")
         out.append(hits[0])
     return out
+
+
+def in_default_report(path):
+    """Whether the notebook at ``path`` runs in the default report (its metadata may opt out)."""
+    meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    return bool(meta.get("rae_explore", {}).get("default_report", True))
 
 
 def notebook_parameters(path):

@@ -102,6 +102,12 @@ def test_notebook_parameters_and_resolution(toy, tmp_path):
         batch.resolve_notebooks(["nope"], nb_dir)
     with pytest.raises(ValueError, match="ambiguous"):
         batch.resolve_notebooks(["to"], nb_dir)
+    # a notebook whose metadata opts out of the default report runs only when named
+    slow = nbformat.read(str(nb_dir / "toy-two.ipynb"), as_version=4)
+    slow.metadata["rae_explore"] = {"default_report": False}
+    nbformat.write(slow, str(nb_dir / "toy-two.ipynb"))
+    assert batch.resolve_notebooks(None, nb_dir) == [toy]
+    assert batch.resolve_notebooks(["toy-two"], nb_dir) == [nb_dir / "toy-two.ipynb"]
     noparams = nbformat.v4.new_notebook()
     noparams.cells = [nbformat.v4.new_code_cell("x = 1")]
     nbformat.write(noparams, str(tmp_path / "plain.ipynb"))
