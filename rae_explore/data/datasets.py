@@ -102,10 +102,14 @@ class Dataset:
         return f"{self.name}: nb={self.nb:,} nq={self.nq:,}{nt} d={self.d} metric={self.metric} gt={gt}"
 
     def with_ground_truth(self, k=100, **kwargs):
-        """Return a copy with ``gt`` set to the exact ``k``-NN ids (:func:`rae_explore.neighbors.knn.ground_truth`)."""
-        from ..neighbors.knn import ground_truth
+        """Return a copy with ``gt`` set to the exact ``k``-NN ids, computed once per data on disk.
 
-        return dataclasses.replace(self, gt=ground_truth(self.xq, self.xb, k, self.metric, **kwargs))
+        :func:`rae_explore.neighbors.gt_cache.cached_ground_truth` (keyword arguments go to it:
+        ``verbose``, ``cache_dir``, ``min_work``).
+        """
+        from ..neighbors.gt_cache import cached_ground_truth
+
+        return dataclasses.replace(self, gt=cached_ground_truth(self.xq, self.xb, k, self.metric, **kwargs))
 
     def normalized(self):
         """Return a copy with every vector L2-normalised (float32, in memory)."""
