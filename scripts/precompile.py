@@ -17,7 +17,8 @@ GROUPS = [
     "sklearn.neighbors sklearn.random_projection sklearn.utils.estimator_checks umap skdim kneed geoopt filelock",
     # notebook side: Jupyter, papermill, nbconvert, plotly, pandas, and the test tools
     "pandas pyarrow.parquet h5py plotly.graph_objects plotly.io plotly.subplots plotly.express ipywidgets tqdm.auto "
-    "papermill nbconvert nbformat ipykernel.kernelapp jupyter_client.manager IPython pytest selenium.webdriver",
+    "papermill nbconvert nbformat ipykernel.kernelapp jupyter_client.manager IPython pytest selenium.webdriver "
+    "distributed",
 ]
 
 CHILD = """

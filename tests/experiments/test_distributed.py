@@ -1,0 +1,132 @@
+"""Grids on a real Dask LocalCluster (2 worker processes): same rows, worker deaths retried, client kill resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import cloudpickle
+import pytest
+
+from rae_explore.experiments.distributed import DaskExecutor, dask_client, executor_for
+from rae_explore.experiments.sweep import sweep
+from rae_explore.experiments.tasks import run_tasks
+from rae_explore.results import read_rows
+
+pytestmark = pytest.mark.slow
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers do not import the tests package
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client(workers=2, quiet=True) as c:
+        yield c
+
+
+def test_sweep_on_the_cluster_equals_the_local_sweep(client, tmp_path):
+    kw = dict(ks=(1, 10), recalls=((1, 10),), dataset_kwargs={"seed": 0})
+    local = sweep(["pca", "rp"], [4, 8], "digits", **kw).to_dict("records")
+    out = tmp_path / "sweep.jsonl"
+    dist = sweep(["pca", "rp"], [4, 8], "digits", results_path=out, executor=DaskExecutor(client), **kw)
+    dist = dist.to_dict("records")
+    key = lambda r: (r["method"], r["n_components"])  # noqa: E731
+    assert sorted(map(key, dist)) == sorted(map(key, local)) and len(dist) == 4
+    for a, b in zip(sorted(local, key=key), sorted(dist, key=key)):
+        assert a["top_k@10"] == b["top_k@10"] and a["1-R@10"] == b["1-R@10"]
+    assert len(read_rows(out)) == 4 and {r["status"] for r in read_rows(out)} == {"ok"}
+
+
+def _dies_once(config):
+    """Kill the worker process the first time this config runs (a crash, not an exception)."""
+    marker = config["marker"]
+    if config["i"] == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"i": config["i"], "pid": os.getpid()}
+
+
+def test_a_worker_killed_mid_grid_is_retried_and_the_row_appears_once(client, tmp_path):
+    configs = [{"i": i, "marker": str(tmp_path / "died")} for i in range(4)]
+    out = tmp_path / "grid.jsonl"
+    rows = run_tasks(_dies_once, configs, out, executor=DaskExecutor(client))
+    assert (tmp_path / "died").exists()  # the crash happened
+    assert sorted(r["i"] for r in rows) == [0, 1, 2, 3]
+    assert sorted(r["i"] for r in read_rows(out)) == [0, 1, 2, 3]
+    assert {r["status"] for r in rows} == {"ok"}
+
+
+def _raises(config):
+    if config["i"] == 2:
+        raise ValueError("bad config")
+    return {"i": config["i"]}
+
+
+def test_a_task_that_raises_is_an_error_row(client, tmp_path):
+    rows = run_tasks(_raises, [{"i": i} for i in range(3)], tmp_path / "e.jsonl", errors="record",
+                     executor=DaskExecutor(client))
+    status = {r["i"]: r["status"] for r in rows}
+    assert status == {0: "ok", 1: "ok", 2: "error"}
+    assert "bad config" in [r for r in rows if r["i"] == 2][0]["error"]
+
+
+CLIENT_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from rae_explore.experiments.distributed import dask_client, DaskExecutor
+    from rae_explore.experiments.tasks import run_tasks
+
+    def slow(config):
+        time.sleep(0.6)
+        return {"i": config["i"], "t": time.time()}
+
+    if __name__ == "__main__":
+        with dask_client(workers=2, quiet=True) as client:
+            run_tasks(slow, [{"i": i} for i in range(12)], sys.argv[1], executor=DaskExecutor(client))
+""")
+
+
+def test_the_client_killed_with_sigkill_loses_nothing_and_resumes(tmp_path):
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT_SCRIPT)
+    out = tmp_path / "grid.jsonl"
+    proc = subprocess.Popen([sys.executable, str(script), str(out)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and (not out.exists() or len(read_rows(out)) < 3):
+            assert proc.poll() is None, "the client ended before it could be killed"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)  # the client and its local cluster, without warning
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = read_rows(out)
+    assert 3 <= len(before) < 12
+    assert all(json.dumps(r) for r in before)  # every line a whole row
+    # resume in this process: the finished rows are kept as they were, the others run once
+    from importlib.util import module_from_spec, spec_from_file_location
+    spec = spec_from_file_location("client_script", script)
+    mod = module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = run_tasks(mod.slow, [{"i": i} for i in range(12)], out)
+    assert sorted(r["i"] for r in rows) == list(range(12))
+    kept = {r["i"]: r["t"] for r in before}
+    assert all(r["t"] == kept[r["i"]] for r in rows if r["i"] in kept)
+
+
+def test_client_arguments():
+    assert executor_for(None) is None
+    with dask_client() as c:
+        assert c is None
+    with pytest.raises(ValueError, match="either workers"):
+        with dask_client(workers=2, scheduler="tcp://x:1"):
+            pass
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        with dask_client(workers=0):
+            pass
+    with pytest.raises(ConnectionError, match="no Dask scheduler answers"):
+        with dask_client(scheduler="tcp://127.0.0.1:9"):
+            pass
