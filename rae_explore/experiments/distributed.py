@@ -20,12 +20,16 @@ accepts any executor with ``map(fn, configs)``. :class:`DaskExecutor` is that ex
 :func:`dask_client` starts what the command line asks for: ``workers=N`` a ``LocalCluster`` of N
 single-threaded worker processes, ``scheduler=ADDRESS`` a connection to a running cluster; it
 prints the dashboard address.
+
+:func:`distributed_ground_truth` splits an exact k-NN search over a base *file* into row shards:
+each worker memory-maps its rows and searches them, and the client merges the shards' lists
+with faiss's ``ResultHeap``: the ids equal a single-machine search.
 """
 
 import contextlib
 import logging
 
-from ..validation import check_positive_int
+from ..validation import check_k, check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -117,3 +121,62 @@ def dask_client(workers=None, scheduler=None, *, threads_per_worker=1, quiet=Fal
 def executor_for(client):
     """The :func:`~rae_explore.experiments.tasks.run_tasks` executor for ``client`` (None: this process)."""
     return None if client is None else DaskExecutor(client)
+
+
+def _search_shard(spec):
+    """Exact k-NN of the queries in rows ``[start, stop)`` of a base file; ids are global."""
+    from ..data.formats import load_vectors
+    from ..neighbors.knn import knn_search
+
+    path, start, stop, xq, k, metric = spec
+    xb = load_vectors(path)[start:stop]
+    D, I = knn_search(xq, xb, min(k, stop - start), metric)
+    return D, I + start
+
+
+def distributed_ground_truth(xq, base_path, k, metric="l2", *, client=None, shards=None):
+    """Exact ``k``-NN of ``xq`` in the base stored at ``base_path``, searched shard by shard.
+
+    Parameters
+    ----------
+    xq : ndarray, shape (nq, d)
+        Queries (sent to every worker: keep them to a few hundred MB at most).
+    base_path : path
+        ``.npy``, ``.fvecs``, ``.bvecs``...: every worker memory-maps its own rows, so the base
+        never travels through the scheduler.
+    k : int
+    metric : {"l2", "ip", "cosine"}
+    client : dask.distributed.Client, optional
+        Default: the shards run one after the other in this process.
+    shards : int, optional
+        Default: twice the number of workers (1 without a client).
+
+    Returns
+    -------
+    D : float32 (nq, k), I : int64 (nq, k)
+        As :func:`rae_explore.neighbors.knn.knn_search` returns them for the whole base.
+    """
+    import faiss
+    import numpy as np
+
+    from ..data.formats import load_vectors
+
+    xq = np.ascontiguousarray(xq, dtype=np.float32)
+    nb = load_vectors(base_path).shape[0]
+    check_k(k, nb)
+    if shards is None:
+        shards = 1 if client is None else 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    shards = min(check_positive_int(shards, "shards"), nb)
+    bounds = np.linspace(0, nb, shards + 1).astype(int)
+    specs = [(str(base_path), int(a), int(b), xq, int(k), metric) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    heap = faiss.ResultHeap(xq.shape[0], int(k), keep_max=metric != "l2")
+    if client is None:
+        parts = map(_search_shard, specs)
+    else:
+        from dask.distributed import as_completed
+
+        parts = (f.result() for f in as_completed(client.map(_search_shard, specs, pure=False)))
+    for D, I in parts:
+        heap.add_result(D, I)
+    heap.finalize()
+    return heap.D, heap.I

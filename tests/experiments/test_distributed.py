@@ -11,7 +11,7 @@ import time
 import cloudpickle
 import pytest
 
-from rae_explore.experiments.distributed import DaskExecutor, dask_client, executor_for
+from rae_explore.experiments.distributed import DaskExecutor, dask_client, distributed_ground_truth, executor_for
 from rae_explore.experiments.sweep import sweep
 from rae_explore.experiments.tasks import run_tasks
 from rae_explore.results import read_rows
@@ -115,6 +115,25 @@ def test_the_client_killed_with_sigkill_loses_nothing_and_resumes(tmp_path):
     assert sorted(r["i"] for r in rows) == list(range(12))
     kept = {r["i"]: r["t"] for r in before}
     assert all(r["t"] == kept[r["i"]] for r in rows if r["i"] in kept)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_ground_truth_over_shards_equals_one_search(client, tmp_path, metric):
+    import numpy as np
+
+    from rae_explore.data.formats import write_vecs
+    from rae_explore.neighbors.knn import knn_search
+
+    rng = np.random.default_rng(0)
+    xb, xq = rng.standard_normal((3001, 16)).astype("float32"), rng.standard_normal((40, 16)).astype("float32")
+    write_vecs(tmp_path / "base.fvecs", xb)
+    want_D, want_I = knn_search(xq, xb, 25, metric)
+    for kw in ({"client": client}, {"client": client, "shards": 7}, {"shards": 3}):
+        D, I = distributed_ground_truth(xq, tmp_path / "base.fvecs", 25, metric, **kw)
+        np.testing.assert_array_equal(I, want_I)
+        np.testing.assert_allclose(D, want_D, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="k"):
+        distributed_ground_truth(xq, tmp_path / "base.fvecs", 5000, metric)
 
 
 def test_client_arguments():

@@ -1,0 +1,141 @@
+"""Scale: ``evaluate`` of PCA and closed-form RAE over a memory-mapped 1M (and 10M) x 128 base.
+
+Data: :func:`rae_explore.data.synthetic.write_sift_like_bvecs` writes a seeded SIFT-like
+10,000,000 x 128 uint8 ``.bvecs`` (intrinsic dimension 16, 1.32 GB) and 10,000 queries once under
+``data/cache/scale/``; the 1M set is its first million rows (``--quick``: a 100,000-row file).
+
+Each measurement runs in a fresh subprocess and reports wall seconds and peak RSS
+(``ru_maxrss``, file-backed pages of the memory map included):
+
+1. ``evaluate`` of PCA (32-d, ks 1/10/100, 1-R@1/10/100) with the ground-truth cache cold: it
+   computes the exact 100-NN and stores them. Targets at 1M: <= 90 s and <= 1.5 GB.
+2. ``evaluate`` of closed-form RAE, same grid, the cache now warm. Same targets.
+3. The same with the cache switched off (``RAE_EXPLORE_GT_CACHE=0``): what the cache saves.
+4. A sweep (PCA and RP at 16 and 32 dimensions) in this process and on a 2-worker Dask
+   ``LocalCluster``; the ratio is Dask's overhead (on 2 cores the two workers share them).
+
+Sizes: ``BENCH_SCALE_SIZES=1M`` (default) or ``1M,10M`` (10M: targets <= 10 min, <= 3 GB).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+GB = 1 << 30
+TARGETS = {1_000_000: (90, 1.5), 10_000_000: (600, 3.0), 100_000: (None, None)}
+
+CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+from rae_explore.data.datasets import Dataset
+from rae_explore.data.formats import mmap_vecs
+from rae_explore.experiments.evaluate import evaluate
+from rae_explore.reducers import make_reducer
+
+base, queries, n, method = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+xb = mmap_vecs(base)[:n]
+xq = np.asarray(mmap_vecs(queries), dtype=np.float32)
+ds = Dataset(f"sift-like-{n}", xb, xq, metric="l2")
+params = {"pca": {}, "rae": {"solver": "closed_form", "alpha": 1e-7}}[method]
+t0 = time.perf_counter()
+row = evaluate(make_reducer(method, n_components=32, **params), ds, ks=(1, 10, 100),
+               recalls=((1, 1), (1, 10), (1, 100)))
+wall = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"wall_s": wall, "rss": rss, "fit_s": row["fit_s"], "top_k@10": row["top_k@10"]}))
+"""
+
+
+def _data(n_base):
+    from rae_explore.data.synthetic import write_sift_like_bvecs
+    from rae_explore.paths import DATA_DIR
+
+    root = DATA_DIR / "cache" / "scale"
+    size = "10M" if n_base > 1_000_000 else ("1M" if n_base > 100_000 else "100k")
+    full = 10_000_000 if size != "100k" else 100_000
+    base = root / f"sift-like-{'10M' if size != '100k' else '100k'}-id16.bvecs"
+    queries = root / "sift-like-queries-10k-id16.bvecs"
+    if not base.exists() or base.stat().st_size != full * 132:
+        print(f"writing {base} ({full * 132 / GB:.2f} GB, once)", flush=True)
+        write_sift_like_bvecs(base, full, 128, 16, seed=0, verbose=True)
+    if not queries.exists():
+        write_sift_like_bvecs(queries, 10_000, 128, 16, seed=0, stream=1)
+    return base, queries
+
+
+def _child(base, queries, n, method, cache=True):
+    env = dict(os.environ)
+    if not cache:
+        env["RAE_EXPLORE_GT_CACHE"] = "0"
+    out = subprocess.run([sys.executable, "-c", CHILD, str(base), str(queries), str(n), method],
+                         capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench_scale child failed ({method}, n={n}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _clear_gt_cache():
+    from rae_explore.neighbors.gt_cache import GT_CACHE_DIR
+
+    for f in GT_CACHE_DIR.glob("gt-*.npz"):
+        f.unlink()
+
+
+def _sweep_overhead(base, queries, n):
+    """Seconds of the same sweep in this process and on a 2-worker LocalCluster."""
+    from rae_explore.experiments.distributed import DaskExecutor, dask_client
+    from rae_explore.experiments.tasks import run_tasks
+
+    def configs():
+        return [{"method": m, "n_components": c, "base": str(base), "queries": str(queries), "n": n}
+                for m in ("pca", "rp") for c in (16, 32)]
+
+    t0 = time.perf_counter()
+    local = run_tasks(scale_task, configs())
+    t_local = time.perf_counter() - t0
+    with dask_client(workers=2, quiet=True) as client:
+        t0 = time.perf_counter()
+        dist = run_tasks(scale_task, configs(), executor=DaskExecutor(client))
+        t_dask = time.perf_counter() - t0
+    same = sorted((r["method"], r["n_components"], r["top_k@10"]) for r in local) == \
+        sorted((r["method"], r["n_components"], r["top_k@10"]) for r in dist)
+    return t_local, t_dask, same
+
+
+def scale_task(config):
+    """One sweep configuration over the memory-mapped set (module level: picklable for Dask)."""
+    import numpy as np
+
+    from rae_explore.data.datasets import Dataset
+    from rae_explore.data.formats import mmap_vecs
+    from rae_explore.experiments.evaluate import evaluate
+
+    xb = mmap_vecs(config["base"])[:config["n"]]
+    xq = np.asarray(mmap_vecs(config["queries"]), dtype=np.float32)
+    ds = Dataset(f"sift-like-{config['n']}", xb, xq, metric="l2")
+    row = evaluate(config["method"], ds, ks=(10,), recalls=(), params={"n_components": config["n_components"], "random_state": 0})
+    return {k: row[k] for k in ("method", "n_components", "top_k@10", "fit_s")}
+
+
+def run(quick=False):
+    sizes = [100_000] if quick else [
+        {"1M": 1_000_000, "10M": 10_000_000}[s.strip()] for s in os.environ.get("BENCH_SCALE_SIZES", "1M").split(",")]
+    rows = []
+    for n in sizes:
+        base, queries = _data(n)
+        t_max, gb_max = TARGETS[n]
+        _clear_gt_cache()
+        for label, method, cache in (("PCA, gt cache cold", "pca", True), ("RAE closed form, gt cache warm", "rae", True),
+                                     ("PCA, gt cache off", "pca", False)):
+            r = _child(base, queries, n, method, cache)
+            for what, value, unit, goal in (("time", r["wall_s"], "s", t_max), ("peak RSS", r["rss"] / GB, "GB", gb_max)):
+                rows.append({"name": f"evaluate {label}, {n:,}x128 -> 32, {what}", "value": value, "unit": unit,
+                             "target": f"<= {goal} {unit}" if goal else "",
+                             "note": f"fit {r['fit_s']:.1f} s, top-10 {r['top_k@10']:.3f}" if what == "time" else ""})
+        t_local, t_dask, same = _sweep_overhead(base, queries, min(n, 1_000_000))
+        rows.append({"name": f"sweep pca/rp x 16/32 on {n:,}, Dask 2 workers", "value": t_dask, "unit": "s",
+                     "baseline": t_local, "ratio": t_dask / t_local, "target": "overhead, reported",
+                     "note": f"in-process {t_local:.1f} s; same rows: {same}"})
+    return rows
