@@ -13,6 +13,9 @@ Each measurement runs in a fresh subprocess and reports wall seconds and peak RS
 3. The same with the cache switched off (``RAE_EXPLORE_GT_CACHE=0``): what the cache saves.
 4. A sweep (PCA and RP at 16 and 32 dimensions) in this process and on a 2-worker Dask
    ``LocalCluster``; the ratio is Dask's overhead (on 2 cores the two workers share them).
+5. The intrinsic-dimension table (:func:`rae_explore.intrinsic.scale.estimate_id_at_scale`, 30 s
+   predicted per estimator): every estimator on all rows or on a stated subsample. Targets at
+   1M: <= 10 min and <= 4 GB; the rows each estimator used are printed.
 
 Sizes: ``BENCH_SCALE_SIZES=1M`` (default) or ``1M,10M`` (10M: targets <= 10 min, <= 3 GB).
 """
@@ -46,6 +49,29 @@ wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"wall_s": wall, "rss": rss, "fit_s": row["fit_s"], "top_k@10": row["top_k@10"]}))
 """
+
+
+ID_CHILD = r"""
+import json, resource, sys, time
+from rae_explore.data.formats import mmap_vecs
+from rae_explore.intrinsic.scale import estimate_id_at_scale
+
+X = mmap_vecs(sys.argv[1])[:int(sys.argv[2])]
+t0 = time.perf_counter()
+table = estimate_id_at_scale(X, budget_s=30.0)
+wall = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+used = {r.estimator: [int(r.n_used), None if r.dimension != r.dimension else round(float(r.dimension), 2), r.status,
+                     round(float(r.seconds), 1)] for r in table.itertuples()}
+print(json.dumps({"wall_s": wall, "rss": rss, "used": used}))
+"""
+
+
+def _id_table(base, n):
+    out = subprocess.run([sys.executable, "-c", ID_CHILD, str(base), str(n)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench_scale id-table child failed (n={n}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _data(n_base):
@@ -134,6 +160,13 @@ def run(quick=False):
                 rows.append({"name": f"evaluate {label}, {n:,}x128 -> 32, {what}", "value": value, "unit": unit,
                              "target": f"<= {goal} {unit}" if goal else "",
                              "note": f"fit {r['fit_s']:.1f} s, top-10 {r['top_k@10']:.3f}" if what == "time" else ""})
+        r = _id_table(base, n)
+        used = "; ".join(f"{e} {u[0]:,} rows -> {u[1]} ({u[3]} s)" if u[2] == "ok" else f"{e}: {u[2]}"
+                         for e, u in r["used"].items())
+        rows.append({"name": f"intrinsic-dimension table, {n:,}x128, time", "value": r["wall_s"], "unit": "s",
+                     "target": "<= 600 s" if n == 1_000_000 else "", "note": used})
+        rows.append({"name": f"intrinsic-dimension table, {n:,}x128, peak RSS", "value": r["rss"] / GB, "unit": "GB",
+                     "target": "<= 4 GB" if n == 1_000_000 else ""})
         t_local, t_dask, same = _sweep_overhead(base, queries, min(n, 1_000_000))
         rows.append({"name": f"sweep pca/rp x 16/32 on {n:,}, Dask 2 workers", "value": t_dask, "unit": "s",
                      "baseline": t_local, "ratio": t_dask / t_local, "target": "overhead, reported",
