@@ -43,27 +43,53 @@ class DaskExecutor:
     retries : int
         Extra attempts for a task whose worker raised an exception that is not recorded as an
         error row (a task lost with its worker is retried by the scheduler regardless).
+    on_crash : {"record", "raise"}
+        A task that kills its worker every time it runs (a segfault in faiss, say: dask gives up
+        after ``distributed.scheduler.allowed-failures`` deaths and raises ``KilledWorker``):
+        "record" yields one ``status="error"`` row for its config (its scalar entries,
+        ``config_id``, ``error="TaskCrashed: ..."``) and the grid goes on; "raise" re-raises.
     """
 
-    def __init__(self, client, *, retries=0):
+    def __init__(self, client, *, retries=0, on_crash="record"):
+        if on_crash not in ("record", "raise"):
+            raise ValueError(f"on_crash must be 'record' or 'raise', got {on_crash!r}")
         self.client = client
         self.retries = retries
+        self.on_crash = on_crash
 
     def map(self, fn, configs):
         """Yield ``fn(config)`` for every config, in order of completion."""
         from dask.distributed import as_completed
+        from distributed.scheduler import KilledWorker
 
         configs = list(configs)
         if not configs:
             return
         futures = self.client.map(fn, configs, pure=False, retries=self.retries)
+        config_of = {f.key: c for f, c in zip(futures, configs)}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    yield future.result()
+                except KilledWorker as exc:
+                    if self.on_crash == "raise":
+                        raise
+                    first = str(exc).split(". ")[0]
+                    yield crash_row(config_of[future.key], f"the task killed its worker process every time it ran "
+                                                           f"({type(exc).__name__}: {first})")
         finally:  # an interrupted client cancels what it no longer waits for
             pending = [f for f in futures if not f.done()]
             if pending:
                 self.client.cancel(pending)
+
+
+def crash_row(config, message):
+    """The rows recorded for a config whose process died: its scalar entries, ``status="error"``, the message."""
+    from ..results import task_id
+
+    scalars = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool, type(None)))} \
+        if isinstance(config, dict) else {}
+    return [dict(scalars, config_id=task_id(config), status="error", error=f"TaskCrashed: {message}")]
 
 
 @contextlib.contextmanager

@@ -58,6 +58,28 @@ def test_a_worker_killed_mid_grid_is_retried_and_the_row_appears_once(client, tm
     assert {r["status"] for r in rows} == {"ok"}
 
 
+def _always_dies(config):
+    if config["i"] == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"i": config["i"]}
+
+
+def test_a_task_that_always_kills_its_worker_becomes_an_error_row(tmp_path):
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with dask_client(workers=1, quiet=True) as c:
+            # (tasks running beside it on the dying worker would share its fate: run it alone)
+            run_tasks(_always_dies, [{"i": 1}], tmp_path / "c.jsonl", executor=DaskExecutor(c))
+            rows = run_tasks(_always_dies, [{"i": 0}, {"i": 2}], tmp_path / "c.jsonl", executor=DaskExecutor(c))
+            with pytest.raises(Exception, match="KilledWorker|died|killed"):
+                list(DaskExecutor(c, on_crash="raise").map(_always_dies, [{"i": 1}]))
+    status = {r["i"]: r["status"] for r in rows}
+    assert status[1] == "error" and status[0] == status[2] == "ok"  # the cluster goes on after the crash
+    assert [r for r in rows if r["i"] == 1][0]["error"].startswith("TaskCrashed")
+    assert len(read_rows(tmp_path / "c.jsonl")) == 3
+
+
 def _raises(config):
     if config["i"] == 2:
         raise ValueError("bad config")
