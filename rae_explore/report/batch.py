@@ -487,7 +487,7 @@ def run_notebook(notebook, parameters=None, *, reports_dir=None, kernel_name=KER
 
 def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, kernel_name=KERNEL_NAME,
                force=False, timeout=None, html=True, standalone=False, verbose=False, notebooks_dir=None,
-               progress=None, jobs=1, quiet=False):
+               progress=None, jobs=1, quiet=False, client=None):
     """Run notebooks over a parameter grid and refresh ``reports/index.html``.
 
     Parameters apply to every selected notebook that declares them (a name no selected notebook
@@ -519,6 +519,10 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
         ``[   run] 03-recall-curves--sift5k--1a2b3c4d5e  2:41  cell 7 of 18  sweep: 3/12 config [00:41<02:03]``
         (rewritten in place on a terminal, printed every :data:`LOG_EVERY_S` seconds at most
         otherwise).
+    client : dask.distributed.Client, optional
+        Run the notebooks on its workers instead (``jobs`` is then ignored): every worker needs
+        the kernel, the package and a shared view of ``reports_dir`` (a ``LocalCluster`` has
+        them; :func:`rae_explore.experiments.distributed.dask_client`).
 
     Returns
     -------
@@ -564,7 +568,16 @@ def run_report(notebooks=None, parameters=None, grid=None, *, reports_dir=None, 
 
     try:
         live.start()
-        if jobs == 1:
+        if client is not None:
+            from dask.distributed import as_completed
+
+            futures = [client.submit(run_notebook, p, over, _defaults=declared[p], pure=False, **kwargs)
+                       for p, over in plan]
+            for fut in as_completed(futures):
+                done(fut.result())
+            order = {make_run_id(p, {**declared[p], **over}): i for i, (p, over) in enumerate(plan)}
+            runs.sort(key=lambda r: order.get(r.run_id, len(order)))
+        elif jobs == 1:
             for p, over in plan:
                 done(run_notebook(p, over, _defaults=declared[p], **kwargs))
         else:

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -498,3 +499,15 @@ def test_index_without_comparable_runs_loads_no_plotly(tmp_path):
     page = batch.write_index(tmp_path).read_text()
     assert "<script src=" not in page and "Runs compared" not in page and "Skipped by" not in page
     assert "<b>recommended dim</b>: 8" in page
+
+
+@pytest.mark.slow
+def test_a_grid_of_runs_on_a_dask_local_cluster(toy, tmp_path):
+    from rae_explore.experiments.distributed import dask_client
+
+    with dask_client(workers=2, quiet=True) as client:
+        runs = batch.run_report([toy], {}, {"n": [2, 5]}, reports_dir=tmp_path / "r", client=client, quiet=True)
+    assert [r.status for r in runs] == ["ok", "ok"]
+    assert [r.parameters["n"] for r in runs] == [2, 5]  # plan order, whatever finished first
+    assert all(Path(r.html).exists() for r in runs)
+    assert (tmp_path / "r" / "index.html").read_text().count("toy--") >= 2
