@@ -25,3 +25,25 @@ def test_atomic_path_gives_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert p.read_bytes() == b"abc" and (p.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_check_writable_says_what_is_wrong_before_any_write(tmp_path):
+    from rae_explore.atomic import check_writable
+
+    inp = tmp_path / "in.fvecs"
+    inp.write_bytes(b"x")
+    assert check_writable(tmp_path / "new" / "out.csv") == tmp_path / "new" / "out.csv"
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+    with pytest.raises(ValueError, match="is the input file"):
+        check_writable(tmp_path / "." / "in.fvecs", inputs=[inp])
+    with pytest.raises(ValueError, match="at most 241 bytes"):
+        check_writable(tmp_path / ("a" * 245))
+    with pytest.raises(ValueError, match="not a valid UTF-8 path"):
+        check_writable(str(tmp_path / "b\udcff.csv"))
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        check_writable(inp / "out.csv")
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("no /sys")
+    with pytest.raises(PermissionError, match="cannot write in the folder '/sys/kernel'"):
+        check_writable("/sys/kernel/out.csv")
+    assert sorted(os.listdir(tmp_path)) == ["in.fvecs"]

@@ -90,7 +90,7 @@ def test_every_module_opens_with_a_docstring():
 
 # Test files that cover a whole folder or the project rather than one module.
 _CROSS_CUTTING = {"test_layout.py", "test_packaging.py", "test_gpu.py", "test_browser.py", "test_notebooks.py",
-                  "test_plots.py", "test_pipeline_command.py"}
+                  "test_plots.py", "test_pipeline_command.py", "test_bad_input.py"}
 
 
 def test_tests_mirror_the_package():

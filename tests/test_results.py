@@ -26,3 +26,41 @@ def test_bad_suffix_and_stable_ids(tmp_path):
     with pytest.raises(ValueError, match="must end in one of"):
         read_rows(tmp_path / "r.txt")
     assert config_id({"a": 1, "b": 2}) == config_id({"b": 2, "a": 1}) and len(config_id({})) == 16
+
+
+def test_writes_merge_under_the_lock_and_refuse_foreign_files(tmp_path):
+    import warnings
+
+    from rae_explore.results import (
+        IncompleteRowsWarning,
+        check_results_file,
+        results_lock,
+    )
+
+    path = tmp_path / "r.csv"
+    write_rows([{"config_id": "a", "status": "ok", "v": 1}], path)
+    write_rows([{"config_id": "b", "status": "ok", "v": 2}], path)  # another writer: "a" is kept
+    assert sorted(r["config_id"] for r in read_rows(path)) == ["a", "b"]
+    write_rows([{"config_id": "b", "status": "ok", "v": 3}], path, merge=False)
+    assert [(r["config_id"], r["v"]) for r in read_rows(path)] == [("b", 3)]
+    assert results_lock(path).lock_file == results_lock(tmp_path / "." / "r.csv").lock_file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv"]  # the lock lives elsewhere
+    foreign = tmp_path / "f.csv"
+    foreign.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=r"no column\(s\) config_id, status \(its columns: a, b\)"):
+        check_results_file(foreign)
+    path.write_text(path.read_text() + "c,ok,4")  # a half-written last line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_results_file(path) == path  # the check itself does not warn: the run does
+    with pytest.warns(IncompleteRowsWarning, match="the last line has no end"):
+        assert len(read_rows(path)) == 1
+
+
+def test_an_error_row_never_replaces_a_row_another_writer_finished(tmp_path):
+    path = tmp_path / "r.jsonl"
+    write_rows([{"config_id": "x", "status": "ok", "v": 1}], path)  # the other writer finished x
+    write_rows([{"config_id": "x", "status": "error", "error": "boom"}, {"config_id": "y", "status": "ok"}], path)
+    assert sorted((r["config_id"], r["status"]) for r in read_rows(path)) == [("x", "ok"), ("y", "ok")]
+    write_rows([{"config_id": "x", "status": "ok", "v": 2}], path)  # a finished row does replace it
+    assert [r.get("v") for r in read_rows(path) if r["config_id"] == "x"] == [2]

@@ -9,11 +9,18 @@
 
 Files are written atomically (:mod:`rae_explore.atomic`), so an interrupted write never leaves a
 truncated file behind.
+
+Loaders check what they read: every record header of the vecs rows handed out (:class:`VecsMap`),
+HDF5 neighbour ids in ``[0, nb)``, real numeric dtypes only (:func:`check_real`: complex, object
+and string arrays are refused naming the file and the dtype), numpy files by their signature (a
+garbage ``.npy`` is "not a .npy file", never numpy's hint to allow pickles), and pickles through
+a restricted unpickler that accepts what numpy writes at every protocol and refuses callables.
 """
 
 import io
 import logging
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +31,10 @@ logger = logging.getLogger(__name__)
 
 VECS_DTYPES = {".fvecs": np.dtype("<f4"), ".ivecs": np.dtype("<i4"), ".bvecs": np.dtype("u1")}
 
-# How many record headers `mmap_vecs` checks when opening (evenly spaced, first and last included).
+# How many record headers `mmap_vecs` checks when opening a large file (evenly spaced, first and last
+# included); files up to `_FULL_CHECK_BYTES` have every header checked at once (one sequential read).
 _HEADER_SAMPLE = 1024
+_FULL_CHECK_BYTES = 256 << 20
 
 
 def _require(path, hint=""):
@@ -86,12 +95,48 @@ def _check_headers(path, dims, d, first_row=0):
         )
 
 
+class VecsMap(np.memmap):
+    """The ``(n, d)`` memory map of a vecs file that checks the record headers of the rows it hands out.
+
+    Indexing rows (``x[i]``, ``x[a:b]``, ``x[ids]``, ``x[mask]``) checks the dimension headers of
+    those records and raises ``ValueError`` naming the first bad record; the result is a plain
+    ``np.memmap`` view or an in-memory array. Converting the whole map at once
+    (``np.asarray(x)``) does not go through this check: slice it instead.
+    """
+
+    def __getitem__(self, key):
+        out = np.memmap.__getitem__(self, key)
+        dims = getattr(self, "_dims", None)
+        if dims is not None:
+            rows = key[0] if isinstance(key, tuple) and key else key
+            if rows is not Ellipsis:
+                got = np.asarray(dims[rows]).reshape(-1)
+                bad = np.flatnonzero(got != self._d)
+                if bad.size:
+                    if isinstance(rows, slice):
+                        row = range(len(dims))[rows][int(bad[0])]
+                    elif np.ndim(rows) == 0:
+                        row = int(rows)
+                    else:
+                        arr = np.asarray(rows)
+                        row = int(np.flatnonzero(arr)[bad[0]] if arr.dtype == bool else arr.reshape(-1)[bad[0]])
+                    _check_headers(self._path, got[bad[:1]], self._d, first_row=row)
+        if isinstance(out, np.memmap):  # a slice stays a memory map; a copy (fancy index) is a plain array
+            return out.view(np.memmap) if getattr(out, "_mmap", None) is not None else out.view(np.ndarray)
+        return out
+
+    def __array_finalize__(self, obj):
+        super().__array_finalize__(obj)
+        self._dims = None  # views and slices are plain: only the map itself checks
+
+
 def mmap_vecs(path, fmt=None):
     """Memory-map a ``.fvecs``/``.ivecs``/``.bvecs`` file as an ``(n, d)`` array without reading it.
 
-    Slicing rows ``[a:b]`` of the result reads only those records from disk. Opening checks the
-    file size and a sample of up to 1,024 evenly spaced record headers (first and last
-    included); :func:`iter_vecs` and :func:`read_vecs` check every header they read.
+    Slicing rows ``[a:b]`` of the result reads only those records from disk, and checks their
+    record headers (:class:`VecsMap`). Opening checks the file size and every record header of a
+    file up to 256 MiB, or a sample of 1,024 evenly spaced headers (first and last included) of
+    a larger one; :func:`iter_vecs` and :func:`read_vecs` check every header they read.
 
     Parameters
     ----------
@@ -106,12 +151,17 @@ def mmap_vecs(path, fmt=None):
     """
     n, d, dtype = vecs_layout(path, fmt)
     rec = np.memmap(path, dtype=_record_dtype(d, dtype), mode="r", shape=(n,))
-    sample = np.unique(np.linspace(0, n - 1, num=min(n, _HEADER_SAMPLE)).astype(np.int64))
+    if Path(path).stat().st_size <= _FULL_CHECK_BYTES:
+        sample = np.arange(n)
+    else:
+        sample = np.unique(np.linspace(0, n - 1, num=min(n, _HEADER_SAMPLE)).astype(np.int64))
     dims = np.asarray(rec["dim"][sample])
     bad = np.flatnonzero(dims != d)
     if bad.size:
         _check_headers(path, dims[bad[:1]], d, first_row=int(sample[bad[0]]))
-    return rec["vec"]
+    out = rec["vec"].view(VecsMap)
+    out._dims, out._d, out._path = rec["dim"], d, Path(path)
+    return out
 
 
 def read_vecs(path, start=0, stop=None, fmt=None):
@@ -169,9 +219,50 @@ def write_vecs(path, x, fmt=None):
 
 
 # --------------------------------------------------------------------------- numpy files
+def check_real(x, path, what="array"):
+    """Raise ``TypeError`` unless ``x`` holds real numbers (bool, int, uint or float), naming the file and dtype."""
+    dtype = np.asarray(x).dtype if not hasattr(x, "dtype") else x.dtype
+    if dtype.kind not in "biuf":
+        kind = {"c": "complex numbers", "O": "Python objects", "U": "strings", "S": "bytes", "V": "records",
+                "M": "dates", "m": "time deltas"}.get(dtype.kind, "non-numbers")
+        fix = ("keep the real part (np.real) or the modulus (np.abs) and save that" if dtype.kind == "c"
+               else "save the vectors as a float32 array")
+        raise TypeError(f"{path}: the {what} holds {kind} (dtype {dtype}), not real numbers; {fix}")
+    return x
+
+
+def _check_magic(path, magic, what):
+    with open(path, "rb") as f:
+        head = f.read(len(magic))
+    if head != magic:
+        raise ValueError(f"{path} is not a {what} file (it does not start with the {what} signature "
+                         f"{magic!r}; first bytes {head[:8]!r}); the file is corrupt, truncated or mislabelled: "
+                         "re-download it or save it again with numpy")
+
+
 def load_npy(path, mmap=True):
-    """Load a ``.npy`` array, memory-mapped by default (nothing is read until sliced)."""
-    return np.load(_require(path), mmap_mode="r" if mmap else None, allow_pickle=False)
+    """Load a ``.npy`` array, memory-mapped by default (nothing is read until sliced).
+
+    Raises
+    ------
+    ValueError
+        Not a ``.npy`` file, or a truncated one (never numpy's hint to load pickles).
+    TypeError
+        The array does not hold real numbers (complex, objects, strings), naming the dtype.
+    """
+    path = _require(path)
+    _check_magic(path, b"\x93NUMPY", ".npy")
+    try:
+        x = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e) or "Object arrays" in str(e) or "Python objects" in str(e):
+            raise TypeError(f"{path}: the array holds Python objects (dtype object), not real numbers; save the "
+                            "vectors as a float32 array") from None
+        raise ValueError(f"{path} is a damaged .npy file ({e}); re-download it or save it again") from None
+    except (EOFError, OSError) as e:
+        raise ValueError(f"{path} is a damaged .npy file ({type(e).__name__}: {e}); re-download it or save it "
+                         "again") from None
+    return check_real(x, path)
 
 
 def load_npz(path, key="embeddings"):
@@ -182,10 +273,22 @@ def load_npz(path, key="embeddings"):
     KeyError
         Naming the keys the archive does hold.
     """
-    with np.load(_require(path), allow_pickle=False) as z:
-        if key not in z.files:
-            raise KeyError(f"{path} has no array {key!r}; it holds {z.files}")
-        return z[key]
+    path = _require(path)
+    _check_magic(path, b"PK", ".npz (zip)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if key not in z.files:
+                raise KeyError(f"{path} has no array {key!r}; it holds {z.files}")
+            x = z[key]
+    except ValueError as e:
+        if "pickle" in str(e) or "Object arrays" in str(e):
+            raise TypeError(f"{path}: array {key!r} holds Python objects (dtype object), not real numbers; save "
+                            "the vectors as a float32 array") from None
+        raise ValueError(f"{path} is a damaged .npz file ({e}); re-download it or save it again") from None
+    except (EOFError, OSError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path} is a damaged .npz file ({type(e).__name__}: {e}); re-download it or save it "
+                         "again") from None
+    return check_real(x, path, f"array {key!r}")
 
 
 def save_npz(path, **arrays):
@@ -209,6 +312,14 @@ _SAFE_GLOBALS = {
 }
 
 
+def _latin1_encode(text, encoding="latin1"):
+    """What pickle protocols 0-2 call to rebuild ``bytes`` (``_codecs.encode(str, "latin1")``), and nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode({type(text).__name__}, {encoding!r}) in a pickle: "
+                                     "only the latin1 encoding of a string (how protocols 0-2 store bytes) is allowed")
+    return text.encode("latin1")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that builds only numpy arrays/scalars, lists, dicts, tuples, numbers and strings.
 
@@ -217,6 +328,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     """
 
     def find_class(self, module, name):
+        if (module, name) in (("_codecs", "encode"), ("codecs", "encode")):
+            return _latin1_encode  # protocols 0-2 store bytes (numpy's array data) this way
         if (module, name) in _SAFE_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(
@@ -265,7 +378,13 @@ def read_ann_hdf5(path, n_base=None):
     ("l2", "cosine" or "ip", from the ``distance`` attribute).
     """
     h5py = _h5py()
-    with h5py.File(_require(path), "r") as f:
+    path = _require(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:  # h5py says "Unable to synchronously open file (file signature not found)"
+        raise ValueError(f"{path} is not a readable HDF5 file ({e}); it is corrupt, truncated or mislabelled: "
+                         "re-download it") from None
+    with f:
         for key in ("train", "test"):
             if key not in f:
                 raise KeyError(f"{path} is not in the ann-benchmarks layout: no dataset {key!r} (has {list(f)})")
@@ -273,7 +392,26 @@ def read_ann_hdf5(path, n_base=None):
         distance = distance.decode() if isinstance(distance, bytes) else str(distance)
         if distance not in ANN_DISTANCES:
             raise ValueError(f"{path}: distance {distance!r} is not supported; expected one of {sorted(ANN_DISTANCES)}")
+        for key in ("train", "test", "neighbors", "distances"):
+            if key in f:
+                check_real(f[key], path, f"dataset {key!r}")
+        nb = int(f["train"].shape[0])
         train = f["train"][: n_base] if n_base else f["train"][:]
+        if "neighbors" in f:
+            nbr = np.asarray(f["neighbors"][:])
+            if nbr.dtype.kind == "f" and not np.array_equal(nbr, np.round(nbr)):
+                raise ValueError(f"{path}: dataset 'neighbors' holds non-integer values; it must hold row ids "
+                                 "of 'train'")
+            bad = np.flatnonzero(((nbr < 0) | (nbr >= nb)).any(axis=1)) if nbr.ndim == 2 else np.array([0])
+            if bad.size or nbr.ndim != 2 or nbr.shape[0] != f["test"].shape[0]:
+                row = int(bad[0]) if bad.size else 0
+                raise ValueError(
+                    f"{path}: dataset 'neighbors' must hold, for each of the {f['test'].shape[0]} test vectors, ids "
+                    f"of 'train' rows in [0, nb={nb}); got shape {nbr.shape}"
+                    + (f", ids from {int(nbr.min())} to {int(nbr.max())}, first bad at test row {row}" if nbr.size
+                       else "")
+                    + ". The file is corrupt or its neighbours index another base: drop 'neighbors' to have them "
+                    "recomputed")
         out = {
             "train": np.ascontiguousarray(train, dtype=np.float32),
             "test": np.ascontiguousarray(f["test"][:], dtype=np.float32),
@@ -324,7 +462,7 @@ def load_vectors(path, key="embeddings", mmap=True):
             if key not in obj:
                 raise KeyError(f"{path} holds a dict without key {key!r}; keys: {list(obj)[:10]}")
             obj = obj[key]
-        return np.asarray(obj)
+        return check_real(np.asarray(obj), path)
     raise ValueError(
         f"unsupported vector file {path.name!r}; expected .fvecs/.ivecs/.bvecs/.npy/.npz/.h5/.hdf5/.pkl"
     )

@@ -4,16 +4,24 @@
 :func:`run_pipeline_config` maps one config to its rows (a picklable, independent task that can be
 mapped on Dask); :func:`run_grid` runs them through :func:`rae_explore.experiments.tasks.run_tasks`,
 which rewrites the results file atomically after each task and skips finished configs on resume.
+
+Hostile configurations: :func:`pipeline_configs` checks every index string and search parameter
+(:mod:`rae_explore.index.validate`) before anything runs, and :func:`run_grid` runs the configs in
+a child process by default (:class:`rae_explore.experiments.executors.ChildProcess`), so that a
+crash inside faiss becomes one error row and the grid goes on.
 """
 
 import functools
-import warnings
 import json
+import warnings
 
 from ..index.measure import PAPER_RECALLS, evaluate_pipeline, needed_k, sweep_pipeline
 from ..index.pipeline import fit_reduction
-from .cache import cached_dataset
+from ..index.validate import check_index_factory, check_search_params
+from ..results import check_results_file
 from ..validation import as_float32, check_int
+from .cache import cached_dataset
+from .executors import ChildProcess
 from .tasks import run_tasks, task_id
 
 
@@ -52,11 +60,26 @@ def pipeline_configs(dataset, reducers=(None,), dims=(), indexes=("Flat",), *, d
     Returns
     -------
     list of dict
+
+    Raises
+    ------
+    TypeError, ValueError
+        An index string or search parameter out of range (checked here, before any work:
+        :func:`rae_explore.index.validate.check_index_factory`, ``check_search_params``).
     """
     if isinstance(reducers, str) or reducers is None:
         reducers = [reducers]
     if isinstance(indexes, str):
         indexes = [indexes]
+    for ix in indexes:
+        check_index_factory(ix)
+    search_params = check_search_params(search_params) or None
+    if isinstance(sweep, dict):
+        for name, values in sweep.items():
+            for v in (values if isinstance(values, (list, tuple)) else [values]):
+                check_search_params({name: v}, where="sweep")
+    elif sweep is not None and sweep != "auto":
+        raise ValueError(f"sweep must be None, 'auto' or a dict {{name: [values]}}, got {sweep!r}")
     if isinstance(dims, (int, float)):
         dims = [dims]
     reducer_params = reducer_params or {}
@@ -110,7 +133,14 @@ def run_pipeline_config(config):
     return [dict(r, config_id=cid, status="ok") for r in rows]
 
 
-def run_grid(configs, out, *, resume=True, errors="record", executor=None, verbose=False):
+def crash_rows(config, message):
+    """The row recorded for a config whose process died: its scalar entries, ``status="error"``, the message."""
+    scalars = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    return [dict(scalars, config_id=task_id(config), status="error", error=f"TaskCrashed: {message}")]
+
+
+def run_grid(configs, out, *, resume=True, errors="record", executor=None, isolate=True, timeout_s=None,
+             verbose=False):
     """Run configs with :func:`run_pipeline_config`, rewriting ``out`` (JSON lines) atomically after each one.
 
     Parameters
@@ -126,7 +156,14 @@ def run_grid(configs, out, *, resume=True, errors="record", executor=None, verbo
     errors : {"record", "raise"}
         "record" writes one row with ``status="error"`` and the message, then continues.
     executor : object with ``map(fn, iterable)``, optional
-        A process pool (``"spawn"`` context) or a Dask client's executor; default: this process.
+        A process pool (``"spawn"`` context) or a Dask client's executor; default: ``isolate`` decides.
+    isolate : bool
+        Without an executor: run the configs one by one in a long-lived child process (default),
+        replaced when it dies, so that a crash in faiss (a segfault, an abort) becomes an error
+        row (``errors="record"``) or a :class:`~rae_explore.experiments.executors.TaskCrashed`
+        (``errors="raise"``) and the grid goes on. False runs them in this process.
+    timeout_s : float, optional
+        With ``isolate``: a config running longer than this is stopped and recorded as crashed.
     verbose : bool
         tqdm progress over configs.
 
@@ -137,6 +174,10 @@ def run_grid(configs, out, *, resume=True, errors="record", executor=None, verbo
     """
     import pandas as pd
 
+    out = check_results_file(out, inputs=[c.get("dataset") for c in configs if isinstance(c.get("dataset"), str)],
+                             required=("config_id", "status", "index"))
+    if executor is None and isolate:
+        executor = ChildProcess(crash_rows if errors == "record" else None, timeout_s=timeout_s)
     rows = run_tasks(run_pipeline_config, configs, out, resume=resume, errors=errors, executor=executor, verbose=verbose,
                      desc="pipelines")
     return pd.DataFrame(rows)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..grid import grid_product
+from ..results import check_results_file
 from .cache import cached_dataset
 from .evaluate import DEFAULT_KS, DEFAULT_RECALLS, evaluate
 from .tasks import config_id, run_tasks
@@ -107,9 +108,10 @@ def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, met
     ks, recalls, metric, self_eval
         See :func:`evaluate`.
     results_path : path, optional
-        ``.csv``, ``.parquet`` or ``.jsonl`` file. Rewritten atomically after every finished row;
-        if it already exists, configurations whose ``config_id`` it holds with status "ok" are
-        skipped (resume).
+        ``.csv``, ``.parquet`` or ``.jsonl`` file. Rewritten atomically after every finished row,
+        under its lock (rows another sweep wrote meanwhile are kept); if it already exists,
+        configurations whose ``config_id`` it holds with status "ok" are skipped (resume). Checked
+        before any work: writable, not the dataset file, and, if it exists, a results file.
     executor : object with ``map(fn, iterable)``, optional
         E.g. a ``concurrent.futures.ProcessPoolExecutor`` (with a ``"spawn"`` context) or a Dask
         client's ``client.get_executor()``; default: run in this process. :func:`run_config` is
@@ -133,6 +135,9 @@ def sweep(methods, dims, dataset, *, ks=DEFAULT_KS, recalls=DEFAULT_RECALLS, met
 
     configs = sweep_configs(methods, dims, dataset, ks=ks, recalls=recalls, metric=metric, seeds=seeds,
                             self_eval=self_eval, dataset_kwargs=dataset_kwargs)
+    if results_path is not None:  # before any work: writable, not the input, a results file if it exists
+        results_path = check_results_file(results_path, inputs=[dataset] if isinstance(dataset, (str, Path)) else [],
+                                          required=("config_id", "status", "method"))
     rows = run_tasks(run_config, configs, results_path, errors=errors, executor=executor, verbose=verbose,
                      desc="sweep")
     return pd.DataFrame(rows)

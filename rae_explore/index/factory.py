@@ -19,6 +19,7 @@ import faiss
 from ..grid import grid_product
 from ..neighbors.knn import faiss_metric
 from ..validation import check_metric
+from .validate import check_index_factory, check_search_params
 
 #: Below this many training points per k-means centroid (IVF lists, PQ codewords) we raise.
 MIN_POINTS_PER_CENTROID = 10
@@ -64,13 +65,13 @@ def make_index(d, index_factory, metric="l2"):
     Raises
     ------
     ValueError
-        Unparsable string (with examples); a PQ whose ``M`` does not divide the dimension (listing
-        the ``M`` that do); a structure faiss rejects for this metric or dimension.
+        Unparsable string (with examples); a number out of the range faiss survives
+        (:func:`rae_explore.index.validate.check_index_factory`: ``HNSW1``, ``PQ8x0``, ``NSG0``...);
+        a PQ whose ``M`` does not divide the dimension (listing the ``M`` that do); a structure
+        faiss rejects for this metric or dimension.
     """
     check_metric(metric)
-    if not isinstance(index_factory, str) or not index_factory.strip():
-        raise TypeError(f"index_factory must be a non-empty faiss index_factory string such as {_EXAMPLES}; "
-                        f"got {index_factory!r}")
+    check_index_factory(index_factory, d)
     try:
         return faiss.index_factory(int(d), index_factory, faiss_metric(metric))
     except RuntimeError as e:
@@ -210,10 +211,13 @@ def set_search_params(index, params):
 
     Raises
     ------
-    ValueError
-        A parameter the index does not have, naming those it does.
+    TypeError, ValueError
+        A value out of its range (:func:`rae_explore.index.validate.check_search_params`:
+        ``efSearch=0``, ``nprobe > nlist``...); a parameter the index does not have, naming those it does.
     """
-    for name, value in (params or {}).items():
+    ivf = [i for i in _nested(index) if isinstance(i, faiss.IndexIVF)]
+    params = check_search_params(params, nlist=int(ivf[0].nlist) if ivf else None)
+    for name, value in params.items():
         if name == "search_L":
             nsg = [i for i in _nested(index) if isinstance(i, faiss.IndexNSG)]
             if nsg:

@@ -27,6 +27,7 @@ from ..progress import progress_bar
 from ..validation import as_float32, check_k
 from .factory import MIN_POINTS_PER_CENTROID, default_sweep, search_settings
 from .pipeline import build_pipeline, reducer_name, reducer_params_json
+from .validate import check_search_params
 
 #: The (n, m) pairs of the autoencoder paper's table, in its column order.
 PAPER_RECALLS = ((1, 100), (1, 10), (1, 1), (10, 100), (10, 10), (100, 100))
@@ -215,6 +216,9 @@ def sweep_pipeline(dataset, index_factory, reducer=None, *, sweep="auto", n_comp
     """
     recalls, k, n_gt = needed_k(recalls)
     check_k(k, dataset.nb, name="k (largest m in recalls)")
+    if isinstance(sweep, dict):  # ranges before the build (nprobe <= nlist: when set)
+        for setting in search_settings(sweep):
+            check_search_params(setting, where="sweep")
     dataset = _with_ground_truth(dataset, n_gt)  # once, not per setting
     pipe = build_pipeline(dataset, index_factory, reducer, n_components=n_components, reducer_params=reducer_params,
                           n_threads=n_threads, random_state=random_state,

@@ -26,9 +26,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..neighbors.knn import faiss_metric
-from ..vectors import for_metric
 from ..threads import limit_threads
 from ..validation import as_float32, check_int, check_k, check_metric, check_same_dim
+from ..vectors import for_metric
 from .factory import (
     MIN_POINTS_PER_CENTROID,
     check_training_size,
@@ -38,6 +38,7 @@ from .factory import (
     search_params_of,
     set_search_params,
 )
+from .validate import check_search_params
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +166,15 @@ class IndexPipeline(BaseEstimator):
         Raises
         ------
         ValueError
-            Bad factory string, PQ ``M`` not dividing the dimension, too small a training set,
-            NaN/inf, dimension mismatch.
+            Bad factory string (numbers out of the range faiss survives, checked before the reducer
+            fit), search parameters out of range (before the build), PQ ``M`` not dividing the
+            dimension, too small a training set, NaN/inf, dimension mismatch.
+        TypeError
+            A search parameter that is not a number, or not an integer where one is needed.
         """
         check_metric(self.metric)
         n_threads = _check_n_threads(self.n_threads)
+        check_search_params(self.search_params)  # ranges now, before the build (nprobe <= nlist: after it)
         xb = as_float32(xb, "xb")
         if xt is not None:
             xt = as_float32(xt, "xt")

@@ -39,8 +39,24 @@ def test_run_grid_writes_atomically_and_resumes(tmp_path, monkeypatch):
     calls = []
     real = pl.run_pipeline_config
     monkeypatch.setattr(pl, "run_pipeline_config", lambda c: calls.append(c) or real(c))
-    df2 = run_grid(configs, out)
+    df2 = run_grid(configs, out, isolate=False)  # in this process, where the patch counts the calls
     assert len(calls) == 1 and calls[0]["index"] == "IVF16,PQ7"  # only the failed config is retried
     assert len(df2) == 5 and set(load_results(out)["config_id"]) == set(df["config_id"])
-    with pytest.raises(ValueError, match="multiple of M"):
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="multiple of M"):  # raised in the child, re-raised here
         run_grid(configs, tmp_path / "b.jsonl", errors="raise")
+
+
+def test_run_grid_isolates_configs_in_a_child_and_records_what_kills_it(tmp_path):
+    from rae_explore.experiments.pipeline_grid import crash_rows
+
+    configs = pipeline_configs("digits", reducers=[None], indexes=["Flat"], recalls=[(1, 1)], n_single=2,
+                               dataset_params={"seed": 0, "n_samples": 300})
+    df = run_grid(configs, tmp_path / "r.jsonl")  # isolate=True: one child process
+    assert list(df["status"]) == ["ok"] and df["1-R@1"].iloc[0] == 1.0
+    (row,) = crash_rows(configs[0], "the task's process died with signal SIGSEGV (11)")
+    assert row["status"] == "error" and row["config_id"] == df["config_id"].iloc[0] and row["index"] == "Flat"
+    assert row["error"] == "TaskCrashed: the task's process died with signal SIGSEGV (11)"
+    with pytest.raises(ValueError, match="M \\(neighbours per node\\) = 1"):
+        run_grid(pipeline_configs("digits", [None], [], ["HNSW1"]), tmp_path / "b.jsonl")
+    assert not (tmp_path / "b.jsonl").exists()

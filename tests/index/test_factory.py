@@ -5,8 +5,14 @@ import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from rae_explore.data.synthetic import synthetic
-from rae_explore.index import (IndexPipeline, TrainingSizeWarning, build_pipeline,
-                               evaluate_pipeline, make_index)
+from rae_explore.index import (
+    IndexPipeline,
+    TrainingSizeWarning,
+    build_pipeline,
+    evaluate_pipeline,
+    make_index,
+)
+from rae_explore.index.factory import set_search_params
 
 
 class _NeverFit(TransformerMixin, BaseEstimator):
@@ -74,10 +80,21 @@ def test_pq_training_size_and_metric_errors(small):
 def test_small_training_set_warns_once_in_python_not_per_subquantizer_on_stderr(capfd):
     """faiss's k-means prints one C-level line per PQ sub-quantizer; we report it once, as a warning."""
     from rae_explore.data.synthetic import synthetic
-    from rae_explore.index.pipeline import IndexPipeline
     from rae_explore.index.factory import TrainingSizeWarning
+    from rae_explore.index.pipeline import IndexPipeline
 
     ds = synthetic(d=32, nb=4000, nq=5, intrinsic_dim=8, seed=0)
     with pytest.warns(TrainingSizeWarning, match="PQ8x8"):
         IndexPipeline("PQ8np").fit(ds.xb)
     assert "WARNING clustering" not in capfd.readouterr().err
+
+
+def test_numbers_faiss_crashes_on_are_refused_before_it_sees_them(small):
+    with pytest.raises(ValueError, match=r"'HNSW1' has M \(neighbours per node\) = 1"):
+        make_index(32, "HNSW1")
+    idx = make_index(32, "HNSW8")
+    with pytest.raises(ValueError, match="efSearch .* must be >= 1, got 0"):
+        set_search_params(idx, {"efSearch": 0})
+    ivf = make_index(32, "IVF4,Flat")
+    with pytest.raises(ValueError, match="nprobe=8 is larger than the index's nlist=4"):
+        set_search_params(ivf, {"nprobe": 8})

@@ -55,3 +55,15 @@ def test_faiss_threads_recorded_and_restored(small):
     assert row["n_threads"] == 1 and faiss.omp_get_max_threads() == before
     with pytest.raises(ValueError, match="n_threads"):
         evaluate_pipeline(small, "Flat", n_threads=0)
+
+
+def test_sweep_values_out_of_range_are_refused_before_the_build():
+    import numpy as np
+
+    from rae_explore.data.datasets import Dataset
+    from rae_explore.index.measure import sweep_pipeline
+
+    x = np.random.default_rng(0).standard_normal((60, 8)).astype("float32")
+    ds = Dataset("t", x[:50], x[50:])
+    with pytest.raises(ValueError, match="sweep: efSearch .* got 0"):
+        sweep_pipeline(ds, "HNSW8", sweep={"efSearch": [16, 0]}, recalls=[(1, 1)])

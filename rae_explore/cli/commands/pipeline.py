@@ -10,14 +10,20 @@ from . import json_object_option
 
 
 def _kv(text):
-    """``nprobe=16`` -> ("nprobe", 16)."""
+    """``nprobe=16`` -> ("nprobe", 16); argparse says what is wrong otherwise."""
+    import argparse
+
     if "=" not in text:
-        raise ValueError(f"search parameter {text!r} must look like name=value, e.g. nprobe=16")
+        raise argparse.ArgumentTypeError(f"search parameter {text!r} must look like name=value, e.g. nprobe=16")
     k, v = text.split("=", 1)
     try:
         v = int(v)
     except ValueError:
-        v = float(v)
+        try:
+            v = float(v)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"search parameter {k.strip()!r} needs a number, got {v!r}; "
+                                             "e.g. efSearch=64") from None
     return k.strip(), v
 
 
@@ -49,6 +55,11 @@ def register(sub):
     r.add_argument("--errors", choices=["record", "raise"], default="record",
                    help="record a failing config as an error row and go on (default), or stop")
     r.add_argument("--no-resume", action="store_true", help="recompute configs already in --out")
+    r.add_argument("--no-isolate", action="store_true",
+                   help="run configs in this process (default: in a child process, so that a crash in faiss "
+                        "becomes an error row and the grid goes on)")
+    r.add_argument("--config-timeout", type=float, metavar="SECONDS",
+                   help="stop a config running longer than this and record it as an error (default: no limit)")
     r.add_argument("--out", required=True, help="results file (.jsonl), rewritten atomically after each config")
     r.set_defaults(func=run)
 
@@ -70,7 +81,8 @@ def run(args):
                           reducer_params=reducer_params, search_params=dict(args.search_params) or None,
                           sweep="auto" if args.sweep else None, rerank_k=args.rerank_k, n_threads=args.threads,
                           random_state=args.seed, n_single=args.n_single)
-    df = run_grid(configs, args.out, resume=not args.no_resume, errors=args.errors, verbose=args.verbose)
+    df = run_grid(configs, args.out, resume=not args.no_resume, errors=args.errors, isolate=not args.no_isolate,
+                  timeout_s=args.config_timeout, verbose=args.verbose)
     n_err = int((df["status"] == "error").sum()) if "status" in df else 0
     print(f"{len(configs)} configs, {len(df)} rows in {args.out}" + (f"; {n_err} failed (see the error column)"
                                                                        if n_err else ""))
