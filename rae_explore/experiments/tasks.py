@@ -5,8 +5,8 @@ small, picklable config dicts and a module-level task function that turns one co
 row (a dict) or a list of rows. :func:`run_tasks` maps the function over the configs, in this
 process or through any executor with a ``map(fn, iterable)`` method (a
 ``concurrent.futures`` pool, a Dask client's ``get_executor()`` or its ``map``, which yields
-futures), and after every finished config rewrites the results file atomically
-(:func:`rae_explore.atomic.atomic_write`): an interrupted run keeps every finished config.
+futures), and after every finished config rewrites the results file atomically, under its lock
+(:func:`rae_explore.results.write_rows`): an interrupted run keeps every finished config.
 Run again with the same file, it skips the configs whose rows are there with ``status == "ok"``
 and retries the failed ones.
 
@@ -61,10 +61,14 @@ def run_tasks(fn, configs, results_path=None, *, resume=True, errors="raise", ex
     configs : list of dict
         Small picklable configs; a config's id is :func:`task_id`.
     results_path : path, optional
-        ``.jsonl``, ``.csv`` or ``.parquet``; rewritten atomically after every finished config.
+        ``.jsonl``, ``.csv`` or ``.parquet``; rewritten atomically after every finished config,
+        under the file's lock, merged with rows other writers added meanwhile
+        (:func:`rae_explore.results.write_rows`).
     resume : bool
         Keep the rows already in ``results_path`` and skip configs whose rows there are ``"ok"``
-        (failed configs run again, replacing their error row). False starts a fresh file.
+        (failed configs run again, replacing their error row). False runs every config again and
+        replaces its rows; rows of other configs in the file are kept (delete the file for a fresh
+        one).
     errors : {"raise", "record"}
         "record": a config raising one of :data:`TASK_ERRORS` gives one ``status="error"`` row and
         the grid goes on.

@@ -57,3 +57,43 @@ def test_eval_interval_is_accepted_and_ignored(tmp_path, capsys, caplog):
     captured = capsys.readouterr()
     said = (captured.out + captured.err + caplog.text).replace(str(tmp_path), "<tmp>").lower()
     assert "interval" not in said and "top_k@" not in said  # no claim of periodic evaluation
+
+
+def test_intrinsic_dim_over_several_datasets_is_one_table(tmp_path, capsys):
+    out = tmp_path / "id.csv"
+    code = main(["intrinsic-dim", "digits", "ball-id10-in64", "--n-samples", "600", "--estimators", "MLE", "TwoNN",
+                 "--out", str(out)])
+    assert code == 0
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert sorted(set(table["dataset"])) == ["ball-id10-in64", "digits"]
+    assert len(table) == 4 and (table["status"] == "ok").all()
+    ball = table[table["dataset"] == "ball-id10-in64"]["dimension"]
+    assert ((ball > 6) & (ball < 14)).all()  # a 10-dimensional ball
+    printed = capsys.readouterr().out
+    assert "digits" in printed and "ball-id10-in64" in printed
+    assert main(["intrinsic-dim", "digits", "ball-id10-in64", "--recommend"]) == 2  # one dataset only
+    assert "take one dataset" in capsys.readouterr().err
+
+
+def test_grid_commands_take_workers_or_scheduler():
+    parser = build_parser()
+    for cmd in (["sweep", "sift5k", "--methods", "pca", "--dims", "4", "--out", "x.csv"],
+                ["pipeline", "run", "sift5k", "--index", "Flat", "--out", "x.jsonl"],
+                ["report"], ["intrinsic-dim", "sift5k"]):
+        assert parser.parse_args(cmd + ["--workers", "2"]).workers == 2
+        assert parser.parse_args(cmd + ["--scheduler", "tcp://h:8786"]).scheduler == "tcp://h:8786"
+        with pytest.raises(SystemExit):
+            parser.parse_args(cmd + ["--workers", "2", "--scheduler", "tcp://h:8786"])
+
+
+@pytest.mark.slow
+def test_sweep_on_a_local_cluster_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "s.jsonl"
+    assert main(["sweep", "digits", "--methods", "pca", "rp", "--dims", "4", "--ks", "1", "10", "--out", str(out),
+                 "--workers", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "Dask: 2 worker(s); dashboard: http" in printed
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["method"] for r in rows) == ["pca", "rp"] and {r["status"] for r in rows} == {"ok"}

@@ -10,16 +10,18 @@ Example::
 
     rae-explore intrinsic-dim sift5k --budget 30 --out reports/sift5k_id.csv
     rae-explore intrinsic-dim manifold-id32-in128 --n-samples 100000 --estimators MLE TwoNN TLE
+    rae-explore intrinsic-dim sift5k digits minilm-wordnet --workers 3 --out id.csv   # one task per dataset
 """
 
 from ...results import ok_rows
-from . import json_object_option
+from . import add_cluster_options, cluster, json_object_option
 
 
 def register(sub):
     p = sub.add_parser("intrinsic-dim", help="intrinsic dimension by every scikit-dimension estimator (fast, one table)",
                        description=__doc__.split("\n\n")[0])
-    p.add_argument("dataset", help="dataset name (see `rae-explore datasets`) or vector file")
+    p.add_argument("dataset", nargs="+", help="dataset names (see `rae-explore datasets`) or vector files; several "
+                                              "run as independent tasks (in parallel with --workers)")
     p.add_argument("--estimators", nargs="+", default=["all"],
                    help="estimator names (default all: lPCA MLE TwoNN DANCo DANCoFit ESS FisherS CorrInt KNN MADA "
                         "MiND_ML MOM TLE GRIDE PH)")
@@ -40,7 +42,53 @@ def register(sub):
                    help="also print recommend_dim's table: ID estimates, autoencoder-loss knees, recall knee")
     p.add_argument("--target", type=float, default=0.9, help="--recommend: fraction of full top-k accuracy to keep")
     p.add_argument("--k", type=int, default=10, help="--recommend: k of the top-k accuracy")
+    add_cluster_options(p)
     p.set_defaults(func=run)
+
+
+def id_task(config):
+    """One dataset's table as rows (a picklable grid task for several datasets)."""
+    from ...data.datasets import load_dataset
+    from ...intrinsic.estimate import estimate_id
+
+    ds = load_dataset(config["dataset"], metric=config["metric"], seed=config["seed"],
+                      n_samples=config["n_samples"]).prepared()
+    table = estimate_id(ds.train, config["estimators"], n_neighbors=config["n_neighbors"], budget_s=config["budget_s"],
+                        params=config["params"], random_state=config["seed"], fast=config["fast"],
+                        deduplicate=config["deduplicate"])
+    table.insert(0, "dataset", ds.name)
+    table["n_rows"] = table.attrs["n"]
+    return table.to_dict("records")
+
+
+def _run_many(args, params, estimators):
+    import pandas as pd
+
+    from ...experiments.distributed import executor_for
+    from ...experiments.tasks import run_tasks
+
+    if args.pointwise or args.recommend:
+        raise ValueError("--pointwise and --recommend take one dataset; run them per dataset")
+    configs = [{"dataset": name, "metric": args.metric, "seed": args.seed, "n_samples": args.n_samples,
+                "estimators": estimators, "n_neighbors": args.n_neighbors, "budget_s": args.budget or None,
+                "params": params, "fast": not args.plain, "deduplicate": not args.keep_duplicates}
+               for name in args.dataset]
+    with cluster(args) as client:
+        rows = run_tasks(id_task, configs, errors="record", executor=executor_for(client), verbose=args.verbose,
+                         desc="intrinsic-dim")
+    table = pd.DataFrame(rows)
+    failed = table[table["status"] == "error"] if "error" in table else table.iloc[:0]
+    ok = table.drop(failed.index)
+    with pd.option_context("display.max_colwidth", 70, "display.width", 200):
+        if len(ok):
+            wide = ok.pivot_table(index="estimator", columns="dataset", values="dimension", sort=False)
+            print(wide.to_string(float_format=lambda v: f"{v:.2f}"))
+    for _, r in failed.iterrows():
+        print(f"failed: {r['dataset']}: {r['error']}")
+    if args.out:
+        _write_table(table.drop(columns=["config_id"], errors="ignore"), args.out)
+        print(f"wrote {len(table)} rows -> {args.out}")
+    return 1 if len(failed) else 0
 
 
 def _write_table(df, path, index=False):
@@ -74,9 +122,11 @@ def run(args):
     for path in (args.out, args.pointwise):  # fail before the work, not after
         if path and not str(path).lower().endswith((".csv", ".json")):
             raise ValueError(f"output must end in .csv or .json, got {path!r}")
-    ds = load_dataset(args.dataset, metric=args.metric, seed=args.seed, n_samples=args.n_samples).prepared()
-    X = np.asarray(ds.train)
     estimators = "all" if [e.lower() for e in args.estimators] == ["all"] else args.estimators
+    if len(args.dataset) > 1 or args.workers or args.scheduler:
+        return _run_many(args, params, estimators)
+    ds = load_dataset(args.dataset[0], metric=args.metric, seed=args.seed, n_samples=args.n_samples).prepared()
+    X = np.asarray(ds.train)
     table = estimate_id(X, estimators, n_neighbors=args.n_neighbors, budget_s=args.budget or None, params=params,
                         random_state=args.seed, fast=not args.plain, deduplicate=not args.keep_duplicates,
                         verbose=args.verbose)

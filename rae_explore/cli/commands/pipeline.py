@@ -6,7 +6,7 @@ previous run of the same file), and ``rae-explore pipeline table results.jsonl``
 autoencoder paper's table from it.
 """
 
-from . import json_object_option
+from . import add_cluster_options, cluster, json_object_option
 
 
 def _kv(text):
@@ -60,6 +60,7 @@ def register(sub):
                         "becomes an error row and the grid goes on)")
     r.add_argument("--config-timeout", type=float, metavar="SECONDS",
                    help="stop a config running longer than this and record it as an error (default: no limit)")
+    add_cluster_options(r)
     r.add_argument("--out", required=True, help="results file (.jsonl), rewritten atomically after each config")
     r.set_defaults(func=run)
 
@@ -81,8 +82,12 @@ def run(args):
                           reducer_params=reducer_params, search_params=dict(args.search_params) or None,
                           sweep="auto" if args.sweep else None, rerank_k=args.rerank_k, n_threads=args.threads,
                           random_state=args.seed, n_single=args.n_single)
-    df = run_grid(configs, args.out, resume=not args.no_resume, errors=args.errors, isolate=not args.no_isolate,
-                  timeout_s=args.config_timeout, verbose=args.verbose)
+    from ...experiments.distributed import executor_for
+
+    # on Dask, each worker is the isolation: a config that crashes its worker becomes an error row
+    with cluster(args) as client:
+        df = run_grid(configs, args.out, resume=not args.no_resume, errors=args.errors, isolate=not args.no_isolate,
+                      timeout_s=args.config_timeout, executor=executor_for(client), verbose=args.verbose)
     n_err = int((df["status"] == "error").sum()) if "status" in df else 0
     print(f"{len(configs)} configs, {len(df)} rows in {args.out}" + (f"; {n_err} failed (see the error column)"
                                                                        if n_err else ""))

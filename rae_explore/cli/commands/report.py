@@ -10,6 +10,9 @@ Examples::
 """
 
 
+from . import add_cluster_options, cluster
+
+
 def register(sub):
     p = sub.add_parser("report", help="run the notebooks (papermill) and write offline HTML reports",
                        description="Run notebooks with papermill into reports/<run-id>/ (.ipynb + an offline .html "
@@ -33,6 +36,7 @@ def register(sub):
                         "the pages share one plotly-<version>.min.js in the reports directory")
     p.add_argument("-j", "--jobs", type=int, default=2,
                    help="notebooks run at the same time, each with cpu_count/jobs threads (default 2)")
+    add_cluster_options(p)
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, run nothing")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no live progress (the line per started notebook and its cell and loops); for CI logs")
@@ -69,11 +73,12 @@ def run(args):
         print(line, flush=True)
 
     try:
-        runs = batch.run_report(notebooks, params, grid, reports_dir=args.out,
-                                kernel_name=args.kernel or batch.KERNEL_NAME, force=args.force,
-                                timeout=args.timeout, html=not args.no_html, standalone=args.standalone,
-                                verbose=args.verbose,
-                                progress=progress, jobs=args.jobs, quiet=args.quiet)
+        with cluster(args) as client:
+            runs = batch.run_report(notebooks, params, grid, reports_dir=args.out,
+                                    kernel_name=args.kernel or batch.KERNEL_NAME, force=args.force,
+                                    timeout=args.timeout, html=not args.no_html, standalone=args.standalone,
+                                    verbose=args.verbose, progress=progress, jobs=args.jobs, quiet=args.quiet,
+                                    client=client)
     except batch.KernelNotFoundError as e:
         print(f"rae-explore report: error: {e}", file=sys.stderr)
         return 2

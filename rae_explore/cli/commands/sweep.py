@@ -11,7 +11,7 @@ Example::
 """
 
 from ...results import ok_rows
-from . import json_object_option
+from . import add_cluster_options, cluster, json_object_option
 
 
 def register(sub):
@@ -29,6 +29,7 @@ def register(sub):
     p.add_argument("--self-eval", action="store_true", help="also the reference's in-sample 'train' accuracy")
     p.add_argument("--out", required=True,
                    help="results .csv (or .parquet, .jsonl), written atomically; resumed if present")
+    add_cluster_options(p)
     p.add_argument("--errors", choices=["record", "raise"], default="record",
                    help="record a failing configuration as an error row and go on (default), or stop")
     p.set_defaults(func=run)
@@ -43,9 +44,12 @@ def run(args):
         raise ValueError(f"--params names methods not in --methods: {sorted(unknown)}")
     methods = {m: params.get(m, {}) for m in args.methods}
     dk = {"n_samples": args.n_samples} if args.n_samples else {}
-    df = sweep(methods, args.dims, args.dataset, ks=args.ks, metric=args.metric, seeds=args.seeds,
-               self_eval=args.self_eval, dataset_kwargs=dk, results_path=args.out, errors=args.errors,
-               verbose=args.verbose)
+    from ...experiments.distributed import executor_for
+
+    with cluster(args) as client:
+        df = sweep(methods, args.dims, args.dataset, ks=args.ks, metric=args.metric, seeds=args.seeds,
+                   self_eval=args.self_eval, dataset_kwargs=dk, results_path=args.out, errors=args.errors,
+                   executor=executor_for(client), verbose=args.verbose)
     failed = df[df["status"] == "error"]
     ok = ok_rows(df)
     if len(ok):
