@@ -1,4 +1,4 @@
-"""The torch paths on CUDA: RAE, fit_torch, train_autoencoder, device resolution.
+"""The torch paths on CUDA: RAE, fit_torch, train_autoencoder, the four autoencoders, device resolution.
 
 Every CUDA test is marked ``gpu`` and skipped where CUDA is absent (deselect them with
 ``-m 'not gpu'``). They are small (seconds) and compare against the CPU within a tolerance,
@@ -99,6 +99,29 @@ def test_train_autoencoder_on_cuda(kind):
     assert gpu.history[-1]["loss"] < gpu.history[0]["loss"]
     assert gpu.train_fvu < 0.5  # the data are nearly rank 8
     assert gpu.train_loss == pytest.approx(cpu.train_loss, rel=0.1)
+
+
+@pytest.mark.parametrize("name", ["vanilla_ae", "dcec", "hyperae", "nrae"])
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs CUDA")
+def test_neural_reducers_on_cuda(name):
+    from rae_explore.neighbors.metrics import top_k_accuracy
+    from rae_explore.reducers import make_reducer
+
+    X = _data(n=400)
+    kw = dict(n_components=8, hidden=64, max_epochs=20, batch_size=64, lr=3e-3, random_state=0)
+    auto = make_reducer(name, **kw)  # device="auto" picks CUDA
+    gpu = auto.fit(X)
+    cpu = make_reducer(name, device="cpu", **kw).fit(X)
+    assert gpu.device_ == "cuda" and next(gpu.module_.parameters()).is_cuda
+    Z_gpu, Z_cpu = gpu.transform(X), cpu.transform(X)
+    assert Z_gpu.dtype == np.float32 and np.isfinite(Z_gpu).all()
+    assert gpu.history_[-1]["loss"] < gpu.history_[0]["loss"]
+    assert gpu.history_[-1]["loss"] == pytest.approx(cpu.history_[-1]["loss"], rel=0.2)
+    # training on CUDA rounds differently, so compare quality, not codes: the same neighbours kept
+    gt = _knn(X, 10)
+    acc_gpu, acc_cpu = top_k_accuracy(gt, _knn(Z_gpu, 10), 10), top_k_accuracy(gt, _knn(Z_cpu, 10), 10)
+    assert acc_gpu > 0.3 and abs(acc_gpu - acc_cpu) < 0.15
 
 
 @pytest.mark.skipif(HAS_CUDA, reason="CUDA is present: the error is for machines without it")

@@ -166,13 +166,40 @@ def _gather(X, idx):
     return np.ascontiguousarray(X[idx], dtype=np.float32)
 
 
-def _from_matrix(name, X, metric, *, seed, query_fraction, n_samples, n_base, n_query, labels=None, meta=None):
+def _from_matrix(name, X, metric, *, seed, query_fraction, n_samples, n_base, n_query, labels=None, meta=None,
+                 split="random"):
     check_2d(X, name)
-    b, q = split_base_queries(X, query_fraction, seed, n_samples, n_base, n_query)
-    xb, xq = as_float32(_gather(X, b), "xb"), as_float32(_gather(X, q), "xq")
+    formats.check_real(X, name, "matrix")  # before the float32 cast, which would drop an imaginary part
+    if split == "reference":
+        b, q = _reference_rows(X.shape[0], seed, n_samples, query_fraction, n_base, n_query, meta or {})
+    else:
+        b, q = split_base_queries(X, query_fraction, seed, n_samples, n_base, n_query)
+    xb, xq = _gather(X, b), _gather(X, q)
+    # NaN/inf named by their rows in the user's file, not in the shuffled split (the ids are kept)
+    bad = np.sort(np.concatenate([ids[~np.isfinite(x).all(axis=1)] for x, ids in ((xb, b), (xq, q))]))
+    if bad.size:
+        raise ValueError(f"{name}: {bad.size} row(s) of the input hold NaN or inf, first at row {int(bad[0])} of the "
+                         f"file (rows {bad[:5].tolist()}{', ...' if bad.size > 5 else ''}, counted from 0); drop or "
+                         "impute those rows in the file")
+    xb, xq = as_float32(xb, "xb"), as_float32(xq, "xq")
     lab = (None, None) if labels is None else (np.asarray(labels)[b], np.asarray(labels)[q])
-    meta = dict(meta or {}, seed=seed, protocol="split", query_fraction=query_fraction, base_ids=b, query_ids=q)
+    meta = dict(meta or {}, seed=seed, protocol="split", split=split, query_fraction=query_fraction, base_ids=b,
+                query_ids=q)
+    meta.pop("reference_order", None)
     return Dataset(name, xb, xq, metric=metric, labels=lab[0], query_labels=lab[1], meta=meta)
+
+
+def _reference_rows(n, seed, n_samples, query_fraction, n_base, n_query, meta):
+    """The reference's split (:mod:`.reference_split`) as row ids of X; rows the reference reads in another
+    order (CelebA's pickle order) are mapped through ``meta["reference_order"]``."""
+    from .reference_split import reference_split
+
+    if n_base is not None or n_query is not None:
+        raise ValueError("split='reference' takes n_samples (the reference's --num_samples), not n_base/n_query")
+    b, q = reference_split(n, seed, n_samples, query_fraction=query_fraction,
+                           sampling=meta.get("reference_sampling", "head"))
+    order = meta.get("reference_order")
+    return (b, q) if order is None else (np.asarray(order)[b], np.asarray(order)[q])
 
 
 # --------------------------------------------------------------------------- registry
@@ -298,7 +325,10 @@ def _paper_loader(rel, how, kind, key=None):
                 for jpg in sorted(faces):
                     rows.append(np.asarray(faces[jpg], dtype=np.float32).reshape(-1))
                     labels.append(ident)
-            return np.stack(rows), np.asarray(labels), {}
+            # the reference reads the faces in the pickle's own order and random.samples them (split="reference")
+            pos = {key: i for i, key in enumerate((ident, jpg) for ident in sorted(obj) for jpg in sorted(obj[ident]))}
+            order = [pos[(ident, jpg)] for ident in obj for jpg in obj[ident]]
+            return np.stack(rows), np.asarray(labels), {"reference_order": order, "reference_sampling": "sample"}
         if kind == "npz":
             return formats.load_npz(path, key), None, {}
         obj = formats.load_pickle(path)
@@ -351,7 +381,7 @@ def known_names():
 
 
 def load_dataset(name, data_dir=None, *, n_base=None, n_query=None, n_samples=None, query_fraction=0.1,
-                 metric=None, seed=0, gt_k=None):
+                 metric=None, seed=0, gt_k=None, split="random"):
     """Load a dataset by registered name, or from a vector file path.
 
     Parameters
@@ -376,6 +406,11 @@ def load_dataset(name, data_dir=None, *, n_base=None, n_query=None, n_samples=No
         Seeds the shuffle (and the generator of synthetic sets).
     gt_k : int, optional
         If given, compute exact ground truth with this many neighbours.
+    split : {"random", "reference"}
+        Split protocol only. ``"random"``: numpy's seeded permutation (:func:`split_base_queries`).
+        ``"reference"``: the RAE reference code's own split, Python's ``random.shuffle`` with the
+        seed (:mod:`rae_explore.data.reference_split`): the same seed and data give the
+        reference's base and queries, row for row.
 
     Returns
     -------
@@ -388,12 +423,17 @@ def load_dataset(name, data_dir=None, *, n_base=None, n_query=None, n_samples=No
     FileNotFoundError
         A dataset file is missing (the message says where to get it).
     """
+    if split not in ("random", "reference"):
+        raise ValueError(f"split must be 'random' or 'reference', got {split!r}")
     data_dir = Path(DATA_DIR if data_dir is None else data_dir)
     key = str(name).lower()
     path = Path(str(name))
     if key in DATASETS:
         info = DATASETS[key]
         if info.protocol == "given":
+            if split == "reference":
+                raise ValueError(f"split='reference' needs a dataset that is split; {info.name} comes with its own "
+                                 "queries (the reference reads them as given too)")
             ds = info.loader(data_dir, seed, n_samples, n_base=n_base, n_query=n_query)
         else:
             X, labels, meta = info.loader(data_dir, seed, n_samples)
@@ -401,7 +441,7 @@ def load_dataset(name, data_dir=None, *, n_base=None, n_query=None, n_samples=No
             # synthetic generators already produced exactly n_samples rows
             ns = None if "intrinsic_dim" in meta else n_samples
             ds = _from_matrix(info.name, X, info.metric, seed=seed, query_fraction=query_fraction, n_samples=ns,
-                              n_base=n_base, n_query=n_query, labels=labels, meta=meta)
+                              n_base=n_base, n_query=n_query, labels=labels, meta=meta, split=split)
     elif (data_dir / f"{name}.hdf5").exists() or path.suffix.lower() in (".hdf5", ".h5"):
         p = path if path.suffix.lower() in (".hdf5", ".h5") else data_dir / f"{name}.hdf5"
         h = formats.read_ann_hdf5(p, n_base=n_base)
@@ -411,7 +451,7 @@ def load_dataset(name, data_dir=None, *, n_base=None, n_query=None, n_samples=No
     elif path.suffix.lower() in (".fvecs", ".ivecs", ".bvecs", ".npy", ".npz", ".pkl", ".pickle"):
         X = formats.load_vectors(path)
         ds = _from_matrix(path.stem, X, metric or "l2", seed=seed, query_fraction=query_fraction,
-                          n_samples=n_samples, n_base=n_base, n_query=n_query, meta={"source": str(path)})
+                          n_samples=n_samples, n_base=n_base, n_query=n_query, meta={"source": str(path)}, split=split)
     else:
         raise ValueError(
             f"unknown dataset {name!r}. Known names: {', '.join(known_names())}. "

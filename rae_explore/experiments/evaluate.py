@@ -62,6 +62,18 @@ def _transform_blocked(reducer, X, block_rows):
     return np.concatenate([reducer.transform(X[a:a + block_rows]) for a in range(0, X.shape[0], block_rows)])
 
 
+def _reconstruction_mse_blocked(reducer, xb, Zb, block_rows):
+    """``mean((x - decode(z))^2)`` over the base, a block of rows at a time (bounded memory)."""
+    total, count = 0.0, 0
+    for a in range(0, xb.shape[0], block_rows):
+        X = np.asarray(xb[a:a + block_rows], dtype=np.float32)
+        X = reducer.preprocess(X) if hasattr(reducer, "preprocess") else X
+        diff = X.astype(np.float64) - (Zb[a:a + block_rows] @ reducer.decoder_.T + reducer.decoder_intercept_)
+        total += float(np.einsum("ij,ij->", diff, diff))
+        count += diff.size
+    return total / count
+
+
 def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric=None, self_eval=False,
              params=None, dataset_kwargs=None, block_rows=262144):
     """Fit, transform, and measure how many nearest neighbours survive the reduction.
@@ -163,11 +175,7 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
     row["transform_s"] = transform_s
     row["condition_number"] = float(getattr(reducer, "condition_number_", math.nan))
     if hasattr(reducer, "decoder_"):
-        from ..reducers.diagnostics import reconstruction_mse
-
-        Xb = np.asarray(ds.xb, dtype=np.float32)
-        Xb = reducer.preprocess(Xb) if hasattr(reducer, "preprocess") else Xb
-        row["reconstruction_mse"] = reconstruction_mse(Xb, Zb @ reducer.decoder_.T + reducer.decoder_intercept_)
+        row["reconstruction_mse"] = _reconstruction_mse_blocked(reducer, ds.xb, Zb, int(block_rows))
     else:
         row["reconstruction_mse"] = math.nan
     return row

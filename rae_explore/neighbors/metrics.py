@@ -1,9 +1,12 @@
 """Neighbour-preservation metrics, in scikit-learn's ``(y_true, y_pred)`` argument order.
 
 - :func:`top_k_accuracy`: the RAE paper's Eq. 4, overlap of the k-NN sets before and after
-  reduction.
+  reduction; tie-aware when the true distances are given (a neighbour at the same distance as
+  the k-th counts, so exact duplicates in the base are not scored as misses).
 - :func:`recall_n_at_m`: n-R@m of the autoencoder and spreading-vectors papers.
 """
+
+import warnings
 
 import numpy as np
 
@@ -41,11 +44,19 @@ def _hits(A, B):
     return out
 
 
-def top_k_accuracy(I_true, I_pred, k, per_query=False):
+def top_k_accuracy(I_true, I_pred, k, per_query=False, *, D_true=None, rtol=1e-6):
     """Overlap of the k-NN sets before and after reduction (RAE paper, Eq. 4).
 
     ``acc@k = mean over queries q of |kNN_orig(q) ∩ kNN_reduced(q)| / k`` — order inside the
     top-k does not matter.
+
+    **Ties.** With ``D_true`` the true set of a query is its first ``k`` neighbours *plus every
+    further neighbour at the same distance as the k-th* (within ``rtol``): with exact duplicates
+    in the base, which of two copies ranks k-th is arbitrary, and a reduction that returns the
+    other copy is not wrong. Without ``D_true`` (ids only) ties cannot be seen and a copy
+    returned instead of its twin counts as a miss, as in the RAE paper. Give ``I_true`` and
+    ``D_true`` more columns than ``k`` (e.g. ``2 k``) so the ties fit; if the last column is
+    still tied with the k-th, a :class:`TieWarning` says for how many queries.
 
     Parameters
     ----------
@@ -56,10 +67,20 @@ def top_k_accuracy(I_true, I_pred, k, per_query=False):
     k : int
     per_query : bool
         Return the per-query fractions instead of their mean.
+    D_true : float array, shape of ``I_true``, optional
+        The distances (or similarities) that go with ``I_true``, nearest first, as
+        :func:`~rae_explore.neighbors.knn.knn_search` returns them. Makes the score tie-aware.
+    rtol : float
+        Relative tolerance under which two distances are tied.
 
     Returns
     -------
     float in [0, 1] (or ndarray (nq,) if ``per_query``).
+
+    Raises
+    ------
+    ValueError
+        ``k`` wider than a table, or ``D_true`` not of the shape of ``I_true``.
     """
     I_true, I_pred = _check_pair(I_true, I_pred, ("I_true", "I_pred"))
     if k < 1 or k > min(I_true.shape[1], I_pred.shape[1]):
@@ -67,7 +88,24 @@ def top_k_accuracy(I_true, I_pred, k, per_query=False):
             f"k={k} needs at least k columns in both tables, got I_true {I_true.shape} and I_pred {I_pred.shape}; "
             "search with more neighbours or lower k"
         )
-    return _overlap(I_true, I_pred, k, k, per_query)  # the k-R@k of recall_n_at_m
+    if D_true is None:
+        return _overlap(I_true, I_pred, k, k, per_query)  # the k-R@k of recall_n_at_m
+    D = np.asarray(D_true)
+    if D.shape != I_true.shape:
+        raise ValueError(f"D_true must have the shape of I_true {I_true.shape}, got {D.shape}")
+    tied = np.isclose(D, D[:, k - 1:k], rtol=rtol, atol=0.0)
+    tied[:, :k] = True
+    if I_true.shape[1] > k and tied[:, -1].any():
+        warnings.warn(
+            f"{int(tied[:, -1].sum())} queries have neighbours tied with their k-th (k={k}) up to the last of the "
+            f"{I_true.shape[1]} columns of I_true: more ties may be cut off; search the ground truth with more "
+            "neighbours", TieWarning, stacklevel=2)
+    frac = _hits(np.where(tied, I_true, -1), I_pred[:, :k]) / k
+    return frac if per_query else float(frac.mean())
+
+
+class TieWarning(UserWarning):
+    """The ground truth is too narrow to hold every neighbour tied with the k-th."""
 
 
 def recall_n_at_m(gt, I, n, m, per_query=False):

@@ -6,7 +6,9 @@
 
 The registry :data:`REDUCERS` is filled here, explicitly, from the modules that define the
 classes: :mod:`.linear` (PCA, random projection, LPP), :mod:`.manifold` (UMAP, Isomap, MDS),
-:mod:`.rae` (the RAE paper's linear autoencoder). :mod:`.neural` holds the shared torch trainer.
+:mod:`.rae` (the RAE paper's linear autoencoder), :mod:`.npp` (the best linear map fine-tuned on the exact k-NN), :mod:`.neural` (the compression paper's four
+autoencoders ``vanilla_ae``, ``dcec``, ``hyperae``, ``nrae`` on the shared torch trainer, and the
+search-oriented ``catalyzer`` and ``ccst``).
 """
 
 from .base import (
@@ -19,12 +21,22 @@ from .base import (
 )
 from .linear import LPP, PCA, RandomProjection
 from .manifold import MDS, UMAP, Isomap
+from .neural.catalyzer import Catalyzer
+from .neural.ccst import CCST
+from .neural.dcec import DCEC
+from .neural.hyperae import HyperAE
+from .neural.nrae import NRAE
+from .neural.vanilla import VanillaAE
+from .npp import NPP
 from .rae import RAE
 
 for _name, _cls in (("pca", PCA), ("rp", RandomProjection), ("lpp", LPP), ("umap", UMAP), ("isomap", Isomap),
-                    ("mds", MDS), ("rae", RAE)):
+                    ("mds", MDS), ("rae", RAE), ("vanilla_ae", VanillaAE), ("dcec", DCEC), ("hyperae", HyperAE),
+                    ("nrae", NRAE), ("catalyzer", Catalyzer),
+                    ("ccst", CCST), ("npp", NPP)):
     register_reducer(_name, _cls)
 del _name, _cls
 
 __all__ = ["REDUCERS", "DimensionWarning", "LinearReducer", "Reducer", "make_reducer", "register_reducer", "PCA",
-           "RandomProjection", "LPP", "UMAP", "Isomap", "MDS", "RAE"]
+           "RandomProjection", "LPP", "UMAP", "Isomap", "MDS", "RAE", "VanillaAE", "DCEC", "HyperAE", "NRAE",
+           "Catalyzer", "CCST", "NPP"]

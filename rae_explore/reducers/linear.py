@@ -1,4 +1,4 @@
-"""Linear reducers: PCA, random projection (Gaussian or sparse) and LPP.
+"""Linear reducers: PCA (centred or not), random projection (Gaussian or sparse) and LPP.
 
 Each fits a map ``x -> (x - mean_) @ components_.T`` (see :class:`~rae_explore.reducers.base.LinearReducer`).
 The baselines follow the RAE paper's reference ``baselines.py`` (github.com/explorerZH/RAE-KDD2026)
@@ -9,19 +9,62 @@ so that numbers are comparable; where they differ from it the class docstring sa
 import numpy as np
 
 from .base import LinearReducer
+from .moments import Moments, moments
 
 
 # ============================================================================ PCA
+def principal_axes(X, n_components, *, center=True):
+    """Top right singular vectors of ``X`` (centred or not), with a deterministic sign.
+
+    The eigenvectors of the ``d x d`` scatter ``(X - mean)^T (X - mean)`` (``mean = 0`` when
+    ``center=False``), accumulated in float64 over row blocks (:mod:`.moments`): one pass over
+    a memory map, never a float64 copy of ``X``; cheap for embedding sizes whatever ``n``.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d), or :class:`~rae_explore.reducers.moments.Moments`
+        The data, or its moments accumulated elsewhere (``partial_fit``, a Dask reduction).
+    n_components : int
+        How many axes, ``<= d``.
+    center : bool
+        Subtract the column mean first (PCA) or not (uncentred PCA: the right singular vectors
+        of the raw data, what RAE's closed form gives at ``alpha = 0``).
+
+    Returns
+    -------
+    axes : float64 (n_components, d)
+        Orthonormal rows by decreasing eigenvalue; each row's largest-magnitude entry is positive.
+    eigenvalues : float64 (n_components,)
+        Of the scatter (``sigma_i^2``, not divided by ``n``), clipped at 0.
+    mean : float64 (d,)
+        The subtracted mean (zeros if ``not center``).
+    """
+    mom = X if isinstance(X, Moments) else moments(X)
+    mean = mom.mean if center else np.zeros(mom.d)
+    evals, evecs = np.linalg.eigh(mom.scatter(center=center))
+    order = np.argsort(evals)[::-1][:n_components]
+    s2, Q = np.clip(evals[order], 0, None), evecs[:, order]
+    sign = np.sign(Q[np.abs(Q).argmax(axis=0), np.arange(Q.shape[1])])
+    return (Q * np.where(sign == 0, 1.0, sign)).T, s2, mean
+
+
 class PCA(LinearReducer):
-    """Principal component analysis (scikit-learn ``PCA``), as the reference's ``PCAReducer``.
+    """Principal component analysis, centred (scikit-learn ``PCA``, the reference's ``PCAReducer``) or not.
 
     Parameters
     ----------
     n_components : int
+    center : bool
+        ``True``: classic PCA, ``x -> (x - mean) @ V^T`` with ``V`` the top eigenvectors of the
+        covariance. ``False``: uncentred PCA, ``x -> x @ V^T`` with ``V`` the top right singular
+        vectors of the raw data (:func:`principal_axes`; RAE's closed form at ``alpha = 0``). Under
+        the cosine metric the two differ in kind: centring moves the origin, so it changes the
+        angles between the reduced vectors, and the uncentred map, which keeps the origin, can
+        keep more neighbours (data far from the origin, such as text embeddings).
     random_state : int or None
-        Only used by the randomised SVD solver scikit-learn picks for large inputs.
+        Only used by the randomised SVD solver scikit-learn picks for large inputs (``center=True``).
     svd_solver : str
-        Passed to :class:`sklearn.decomposition.PCA` (``"auto"`` as in the reference).
+        Passed to :class:`sklearn.decomposition.PCA` (``"auto"`` as in the reference; ``center=True`` only).
     whiten : bool
         Scale components to unit variance (off in the reference).
 
@@ -30,24 +73,34 @@ class PCA(LinearReducer):
     components_ : float32 (n_components, n_features)
         Principal axes (orthonormal rows), by decreasing variance.
     mean_ : float32 (n_features,)
+        Zeros if ``not center``.
     explained_variance_ : float64 (n_components,)
-        Variance of the data along each axis.
+        Variance of the data along each axis (``center=False``: the mean squared projection,
+        the uncentred second moment).
+    explained_variance_ratio_ : float64 (n_components,)
+        Its fraction of the total variance (second moment if ``not center``).
     singular_values_, condition_number_
         Of the encoder map: all ones and 1.0 unless ``whiten``.
     """
 
-    def __init__(self, n_components=2, *, random_state=None, svd_solver="auto", whiten=False):
+    def __init__(self, n_components=2, *, center=True, random_state=None, svd_solver="auto", whiten=False):
         self.n_components = n_components
+        self.center = center
         self.random_state = random_state
         self.svd_solver = svd_solver
         self.whiten = whiten
 
     def fit(self, X, y=None):
+        """Fit the axes on ``X`` (float32-convertible, shape (n, d)); returns ``self``."""
         from sklearn.decomposition import PCA as _PCA
 
         X = self._check_fit_X(X)
         if self.n_components > X.shape[0]:
             raise ValueError(f"PCA: n_components={self.n_components} exceeds n_samples={X.shape[0]}")
+        if self.center not in (True, False):
+            raise ValueError(f"center must be True or False, got {self.center!r}")
+        if not self.center:
+            return self._fit_moments(moments(X))
         p = _PCA(self.n_components, svd_solver=self.svd_solver, whiten=self.whiten, random_state=self.random_state)
         p.fit(X)
         W = p.components_
@@ -56,6 +109,44 @@ class PCA(LinearReducer):
         self.explained_variance_ = p.explained_variance_.astype(np.float64)
         self.explained_variance_ratio_ = p.explained_variance_ratio_.astype(np.float64)
         return self._finish_linear(W, mean=p.mean_)
+
+    def partial_fit(self, X, y=None):
+        """Add the rows of ``X`` (shape (n, d)) to the running moments and refit; returns ``self``.
+
+        One pass over a base too large for memory: call it on consecutive blocks. The axes are the
+        top eigenvectors of the accumulated scatter (:func:`principal_axes`), so after the last
+        block they equal ``fit`` on all rows (up to float rounding; ``center=True`` solves the
+        covariance's eigenproblem instead of scikit-learn's SVD). ``moments_`` holds the sums.
+        """
+        if self.center not in (True, False):
+            raise ValueError(f"center must be True or False, got {self.center!r}")
+        prev = getattr(self, "n_features_in_", None)
+        X = self._check_fit_X(X, min_samples=1)
+        if prev is not None and prev != X.shape[1]:
+            self.n_features_in_ = prev
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting {prev} features as "
+                             "input: partial_fit blocks must all come from the same vectors (start a new model for "
+                             "other data)")
+        if getattr(self, "moments_", None) is None:
+            self.moments_ = Moments(X.shape[1])
+        self.moments_.update(X)
+        if self.n_components > self.moments_.n:
+            raise ValueError(f"PCA: n_components={self.n_components} exceeds the {self.moments_.n} rows seen so far; "
+                             "pass more rows before using the model")
+        return self._fit_moments(self.moments_)
+
+    def _fit_moments(self, mom):
+        """Axes, variances and mean from accumulated :class:`~rae_explore.reducers.moments.Moments`."""
+        W, s2, mean = principal_axes(mom, self.n_components, center=self.center)
+        scatter_trace = float(np.trace(mom.scatter(center=self.center)))
+        denom = max(mom.n - 1, 1) if self.center else mom.n  # sklearn's n - 1 for the centred variance
+        var = s2 / denom
+        total = scatter_trace / denom
+        if self.whiten:
+            W = W / np.sqrt(np.where(var > 0, var, 1.0))[:, None]
+        self.explained_variance_ = var
+        self.explained_variance_ratio_ = var / total if total > 0 else np.zeros_like(var)
+        return self._finish_linear(W, mean=mean if self.center else None)
 
 
 # ============================================================================ random projection

@@ -59,6 +59,13 @@ def test_cosine_fits_on_unit_vectors_and_rae_reports_reconstruction(tiny):
     r = evaluate("rae", tiny, ks=(1,), params={"n_components": 8, "solver": "closed_form"})
     assert r["method"] == "rae" and 0 < r["reconstruction_mse"] < np.mean(tiny.xb ** 2)
     assert np.isfinite(r["condition_number"])
+    # computed a block at a time: the same as one reconstruction of the whole base
+    from rae_explore.reducers.diagnostics import reconstruction_mse
+
+    rae = make_reducer("rae", n_components=8, solver="closed_form").fit(tiny.xb)
+    whole = reconstruction_mse(tiny.xb, rae.transform(tiny.xb) @ rae.decoder_.T + rae.decoder_intercept_)
+    small = evaluate(rae, tiny, ks=(1,), block_rows=7)
+    assert small["reconstruction_mse"] == pytest.approx(whole, rel=1e-5)
 
 
 def test_uses_the_datasets_ground_truth_when_wide_enough(tiny):

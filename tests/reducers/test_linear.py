@@ -90,3 +90,38 @@ def test_lpp_skips_the_trivial_eigenvector(X):
     assert ours.n_skipped_ == 1
     # centred with the degree-weighted mean: every embedding is D-orthogonal to the constant vector
     assert np.abs(ours.transform(Xc).mean(0)).max() < 0.2 * np.abs(ours.transform(Xc)).mean()
+
+
+def test_uncentred_pca_is_the_top_right_singular_vectors(X):
+    Xs = X + 3.0  # far from the origin: centring matters
+    ours = make_reducer("pca", n_components=6, center=False).fit(Xs)
+    _, s, Vt = np.linalg.svd(Xs.astype(np.float64), full_matrices=False)
+    # the same subspace, axis by axis up to sign
+    np.testing.assert_allclose(np.abs(ours.components_ @ Vt[:6].T), np.eye(6), atol=1e-4)
+    assert not ours.mean_.any()
+    np.testing.assert_allclose(ours.transform(Xs), Xs @ ours.components_.T, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(ours.explained_variance_, s[:6] ** 2 / len(Xs), rtol=1e-5)
+    centred = make_reducer("pca", n_components=6).fit(Xs)
+    assert abs(centred.components_[0] @ ours.components_[0]) < 0.99  # the first axis follows the mean
+    with pytest.raises(ValueError, match="center must be True or False"):
+        make_reducer("pca", n_components=2, center="yes").fit(Xs)
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_partial_fit_over_blocks_equals_fit(center):
+    from rae_explore.reducers.linear import PCA
+
+    rng = np.random.default_rng(3)
+    X = (rng.standard_normal((900, 10)) * np.linspace(3, 0.2, 10) + 5).astype(np.float32)
+    full = PCA(4, center=center).fit(X)
+    part = PCA(4, center=center)
+    for a in range(0, 900, 250):
+        part.partial_fit(X[a:a + 250])
+    assert part.moments_.n == 900
+    # the same subspace and transform (signs are fixed by the largest entry of each axis)
+    np.testing.assert_allclose(np.abs(part.components_ @ full.components_.T), np.eye(4), atol=1e-4)
+    np.testing.assert_allclose(np.abs(part.transform(X)), np.abs(full.transform(X)), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(part.explained_variance_, full.explained_variance_, rtol=1e-4)
+    np.testing.assert_allclose(part.explained_variance_ratio_, full.explained_variance_ratio_, rtol=1e-4)
+    with pytest.raises(ValueError, match="rows seen so far"):
+        PCA(4).partial_fit(X[:2])

@@ -54,7 +54,7 @@ def test_adam_converges_to_the_closed_form(data):
     alpha = _alpha_for(data, 4, 0.5)
     cf = RAE(4, alpha=alpha, bias=False, solver="closed_form").fit(data)
     ad = RAE(4, alpha=alpha, bias=False, batch_size=len(data), steps=1000, lr=3e-2, random_state=0,
-             device="cpu").fit(data)
+             device="cpu", preset="reference").fit(data)  # from a random start
     We, Wd = ad.components_.astype(np.float64), ad.decoder_.astype(np.float64)
     assert subspace_angles(We.T, cf.components_.T.astype(np.float64)).max() < 1e-3  # principal angles
     np.testing.assert_allclose(ad.singular_values_, np.sqrt(cf.shrinkage_), rtol=1e-3)
@@ -68,7 +68,8 @@ def test_closed_form_with_bias_on_centred_data_is_exact(data):
     Xc = data - data.mean(0)
     alpha = _alpha_for(Xc, 3, 0.6)
     cf = RAE(3, alpha=alpha, solver="closed_form").fit(Xc)
-    ad = RAE(3, alpha=alpha, batch_size=len(Xc), steps=1000, lr=3e-2, random_state=0, device="cpu").fit(Xc)
+    ad = RAE(3, alpha=alpha, batch_size=len(Xc), steps=1000, lr=3e-2, random_state=0, device="cpu",
+             init="random").fit(Xc)
     assert subspace_angles(ad.components_.T.astype(float), cf.components_.T.astype(float)).max() < 1e-3
     np.testing.assert_allclose(ad.singular_values_, cf.singular_values_, rtol=1e-3)
     assert np.abs(ad.intercept_).max() < 1e-3 and np.abs(cf.intercept_).max() < 1e-6
@@ -88,7 +89,8 @@ def test_closed_form_bias_keeps_codes_uncentred(data):
 
 def test_encoder_penalty_has_no_minimiser(data):
     """penalty='encoder': the longer Adam runs, the smaller W_e and the larger W_d; the product stays put."""
-    kw = dict(alpha=0.05, penalty="encoder", bias=False, batch_size=len(data), lr=1e-2, random_state=0, device="cpu")
+    kw = dict(alpha=0.05, penalty="encoder", bias=False, batch_size=len(data), lr=1e-2, random_state=0, device="cpu",
+              init="random")
     short = RAE(4, steps=300, **kw).fit(data)
     long = RAE(4, steps=1500, **kw).fit(data)
     ns, nl = np.linalg.norm(short.components_), np.linalg.norm(long.components_)
@@ -109,7 +111,8 @@ def test_encoder_penalty_has_no_minimiser(data):
 
 def test_small_alpha_spans_top_pca_subspace(tiny):
     X = tiny.xb
-    rae = RAE(8, alpha=1e-6, batch_size=len(X), steps=600, lr=2e-2, random_state=0, device="cpu").fit(X)
+    rae = RAE(8, alpha=1e-6, batch_size=len(X), steps=600, lr=2e-2, random_state=0, device="cpu",
+              init="random").fit(X)
     Xc = X - X.mean(0)
     top = np.linalg.svd(Xc, full_matrices=False)[2][:8]
     assert subspace_angles(rae.decoder_.astype(float), top.T.astype(float)).max() < 0.1
@@ -182,5 +185,38 @@ def test_divergence_is_a_clear_error(data):
 
 def test_optimizers_run(data):
     for opt in ("adamw", "sgd"):
-        r = RAE(3, alpha=1e-4, optimizer=opt, steps=30, lr=1e-3, random_state=0, device="cpu").fit(data)
+        r = RAE(3, alpha=1e-4, optimizer=opt, steps=30, lr=1e-3, random_state=0, device="cpu", init="random").fit(data)
         assert np.isfinite(r.components_).all() and r.history_[-1]["loss"] < r.history_[0]["loss"] * 1.01
+
+
+def test_default_starts_at_the_optimum_and_the_reference_preset_does_not(data):
+    """The default converges (closed-form start); preset='reference' keeps the reference's random start."""
+    alpha = _alpha_for(data, 4, 0.5)
+    cf = RAE(4, alpha=alpha, bias=False, solver="closed_form").fit(data)
+    kw = dict(alpha=alpha, bias=False, steps=30, lr=1e-3, random_state=0, device="cpu")
+    default, ref = RAE(4, **kw).fit(data), RAE(4, preset="reference", **kw).fit(data)
+    assert default.init_ == "closed_form" and ref.init_ == "random"
+    assert subspace_angles(default.components_.T.astype(float), cf.components_.T.astype(float)).max() < 1e-2
+    assert subspace_angles(ref.components_.T.astype(float), cf.components_.T.astype(float)).max() > 0.1
+    assert RAE(4, preset="reference", init="closed_form", **kw).fit(data).init_ == "closed_form"  # explicit wins
+    with pytest.raises(ValueError, match="preset must be one of"):
+        RAE(4, preset="paper").fit(data)
+
+
+def test_closed_form_partial_fit_over_blocks_equals_fit(tmp_path):
+    from rae_explore.reducers.rae import RAE
+
+    rng = np.random.default_rng(4)
+    X = (rng.standard_normal((1200, 16)) * np.linspace(2, 0.1, 16) + 40).astype(np.float32)
+    full = RAE(6, alpha=1e-4, solver="closed_form").fit(X)
+    part = RAE(6, alpha=1e-4, solver="closed_form")
+    for a in range(0, 1200, 500):
+        part.partial_fit(X[a:a + 500])
+    np.testing.assert_allclose(part.components_, full.components_, atol=1e-5)
+    np.testing.assert_allclose(part.intercept_, full.intercept_, atol=1e-4)
+    np.testing.assert_allclose(part.shrinkage_, full.shrinkage_, rtol=1e-6)
+    # a memory-mapped base gives the same closed form (read in blocks)
+    np.save(tmp_path / "x.npy", X)
+    mm = RAE(6, alpha=1e-4, solver="closed_form").fit(np.load(tmp_path / "x.npy", mmap_mode="r"))
+    np.testing.assert_allclose(mm.components_, full.components_, atol=1e-6)
+    assert not hasattr(RAE(6), "partial_fit")  # the Adam solver trains on all rows at once

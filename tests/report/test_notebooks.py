@@ -59,6 +59,15 @@ def test_the_three_questions_have_notebooks():
         assert name in stems
 
 
+def test_learned_compressors_notebook_runs_on_request_only():
+    """Notebook 05 trains four autoencoders (minutes): left out of ``make report``, run by ``report 05``."""
+    default = [p.stem for p in batch.resolve_notebooks()]
+    assert "05-learned-compressors" not in default and "03-recall-curves" in default
+    assert [p.stem for p in batch.resolve_notebooks(["05"])] == ["05-learned-compressors"]
+    params = batch.notebook_parameters(NOTEBOOKS_DIR / "05-learned-compressors.ipynb")
+    assert {"vanilla_ae", "dcec", "hyperae", "nrae"} <= set(params["methods"])
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_thin_and_committed_clean(path):
     nb = nbformat.read(str(path), as_version=4)

@@ -29,6 +29,13 @@ REFERENCE_DATASETS = {
     ("flickr30k", "CLIP(VIT)"): "flickr30k-clip",
 }
 METRICS = {"cosine": "cosine", "euclidean": "l2"}
+#: What still differs from the reference with --split reference (shown in --help).
+REFERENCE_DIFFERENCES = (
+    "Remaining deliberate differences: cosine vectors are normalised as x/||x|| (the reference: x/(||x||+1e-8)); "
+    "train (RAE): under cosine the model trains on normalised vectors (the reference: raw unless --if_normalize "
+    "true), the learning rate is cosine-annealed per step to 0 (the reference: per epoch to lr/100) and top-k "
+    "accuracy is computed once after training; SIFT1B keeps its given queries (no split)."
+)
 
 
 def _bool(x):
@@ -88,6 +95,10 @@ def add_reference_arguments(p, *, baseline=False):
     o.add_argument("--dataset", help="a built-in dataset name (see `rae-explore datasets`) or a vector file; "
                                      "overrides --dataset_type")
     o.add_argument("--out", help="result JSON path (default: the reference's location)")
+    o.add_argument("--split", default="random", choices=["random", "reference"],
+                   help="base/query split: 'random' (numpy's seeded permutation, our default) or 'reference' "
+                        "(the reference's Python random.shuffle with --seed: its flags give its split, row for row). "
+                        + REFERENCE_DIFFERENCES)
 
 
 def load_reference_dataset(args):
@@ -102,7 +113,8 @@ def load_reference_dataset(args):
     if args.dataset:
         # --data_path keeps its reference default unless given: built-ins live in the repository's data/
         data_dir = None if args.data_path == "./data" else args.data_path
-        ds = load_dataset(args.dataset, data_dir, n_samples=args.num_samples, seed=args.seed, metric=metric)
+        ds = load_dataset(args.dataset, data_dir, n_samples=args.num_samples, seed=args.seed, metric=metric,
+                          split=args.split)
         return ds, ds.name, False
     if args.dataset_type == "SIFT1B":
         ds = load_dataset("sift1b", args.data_path, n_base=args.num_base_samples, n_query=args.num_val_samples,
@@ -115,7 +127,7 @@ def load_reference_dataset(args):
         raise ValueError(f"--dataset_type {args.dataset_type} with --embedding_model_type {args.embedding_model_type!r} "
                          f"has no loader; known combinations: {known} (or use --dataset)")
     ds = load_dataset(REFERENCE_DATASETS[key], args.data_path, n_samples=args.num_samples or 10000, seed=args.seed,
-                      metric=metric)
+                      metric=metric, split=args.split)
     return ds, f"{args.dataset_type}_{args.embedding_model_type}", False
 
 

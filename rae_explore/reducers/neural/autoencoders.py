@@ -27,12 +27,12 @@ from torch import nn
 
 from ...threads import limit_threads
 from ...validation import as_float32, check_int, check_positive_int, check_same_dim
-from .training import fit_torch, resolve_device, resolve_seed, seeded
+from .training import fit_torch, import_geoopt, resolve_device, resolve_seed, seeded
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("linear", "mlp")
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU, "elu": nn.ELU}
 
 
 class _Standardised(nn.Module):
@@ -92,7 +92,7 @@ class MLPAutoencoder(_Standardised):
         Code dimension (linear bottleneck, no activation on the code).
     hidden : sequence of int
         Widths of the encoder's hidden layers (the decoder mirrors them). Default (256,).
-    activation : {"relu", "gelu", "tanh", "silu"}
+    activation : {"relu", "gelu", "tanh", "silu", "elu"}
     """
 
     def __init__(self, n_features, n_components, hidden=(256,), activation="relu"):
@@ -117,6 +117,114 @@ class MLPAutoencoder(_Standardised):
         dec.append(nn.Linear(width, n_features))
         self.encoder = nn.Sequential(*enc)
         self.decoder = nn.Sequential(*dec)
+
+
+class CodeAutoencoder(MLPAutoencoder):
+    """:class:`MLPAutoencoder` with the compression paper's switches: the network of the four reducers.
+
+    ``encode(x) = to_code(n(encoder(prep(x))))``: ``prep`` L2-normalises the rows (if
+    ``normalize_input``) then standardises them, ``n`` L2-normalises the encoder output (if
+    ``normalize_codes``) and ``to_code`` is the identity (:class:`PoincareCodeAutoencoder`: the
+    exponential map onto the ball). ``decode_std(z) = decoder(from_code(z))`` reconstructs
+    ``prep(x)``; ``decode`` returns to raw units.
+
+    Parameters
+    ----------
+    n_features, n_components : int
+    hidden : int
+        Width l of the one hidden layer on each side.
+    activation : str
+        A key of :data:`ACTIVATIONS`.
+    normalize_input, normalize_codes : bool
+    """
+
+    def __init__(self, n_features, n_components, hidden=256, activation="relu", normalize_input=False,
+                 normalize_codes=False):
+        super().__init__(n_features, n_components, hidden=(int(hidden),), activation=activation)
+        self.normalize_input = bool(normalize_input)
+        self.normalize_codes = bool(normalize_codes)
+
+    def prep(self, x):
+        """Raw (batch, d) -> the standardised space the network reconstructs."""
+        if self.normalize_input:
+            x = nn.functional.normalize(x, dim=1)
+        return (x - self.mean) / self.scale
+
+    def to_code(self, h):
+        """Encoder output -> code (identity here)."""
+        return h
+
+    def from_code(self, z):
+        """Code -> decoder input (identity here)."""
+        return z
+
+    def encode_std(self, xs):
+        """Codes (batch, m) of standardised inputs ``xs`` (batch, d)."""
+        h = self.encoder(xs)
+        if self.normalize_codes:
+            h = nn.functional.normalize(h, dim=1)
+        return self.to_code(h)
+
+    def encode(self, x):
+        return self.encode_std(self.prep(x))
+
+    def decode_std(self, z):
+        """Reconstruction, in the standardised space, of codes ``z``."""
+        return self.decoder(self.from_code(z))
+
+    def decode(self, z):
+        return self.decode_std(z) * self.scale + self.mean
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+
+class PoincareCodeAutoencoder(CodeAutoencoder):
+    """:class:`CodeAutoencoder` whose codes lie on the Poincaré ball of curvature ``-c`` (HyperAE).
+
+    ``to_code = expmap0`` (after an optional clip of the Euclidean norm to ``clip_r``,
+    Guo et al. 2022, "Clipped hyperbolic classifiers") followed by a projection strictly inside
+    the ball (geoopt's ``projx``: norm at most ``(1 - 4e-3) / sqrt(c)`` in float32). The
+    decoder's first layer is hyperbolic, as the hyperbolic linear layers of the HyperAE
+    reference (hyptorch's ``HypLinear``): ``y = (W ⊗_c z) ⊕_c exp_0(b)`` (Möbius matrix-vector
+    product and Möbius addition), then ``logmap0`` back to the tangent space, where the
+    decoder's Euclidean layers continue. (With a Euclidean first layer, ``logmap0(expmap0(h)) = h``
+    would make the network exactly the Vanilla AE's.)
+
+    Parameters
+    ----------
+    c : float
+        Curvature magnitude, ``c > 0`` (ball radius ``1 / sqrt(c)``).
+    clip_r : float or None
+        Largest Euclidean norm fed to ``expmap0`` (None: no clipping).
+    """
+
+    def __init__(self, n_features, n_components, hidden=256, activation="relu", normalize_input=False,
+                 normalize_codes=False, c=1.0, clip_r=None):
+        super().__init__(n_features, n_components, hidden, activation, normalize_input, normalize_codes)
+        self.ball = poincare_ball(c)
+        self.clip_r = None if clip_r is None else float(clip_r)
+
+    def to_code(self, h):
+        if self.clip_r is not None:
+            norm = h.norm(dim=-1, keepdim=True).clamp_min(1e-15)
+            h = h * torch.clamp(self.clip_r / norm, max=1.0)
+        return self.ball.projx(self.ball.expmap0(h))
+
+    def from_code(self, z):
+        """The hyperbolic first decoder layer, then ``logmap0``: a point of the tangent space at 0."""
+        first = self.decoder[0]
+        y = self.ball.mobius_matvec(first.weight, self.ball.projx(z))
+        y = self.ball.mobius_add(y, self.ball.expmap0(first.bias))
+        return self.ball.logmap0(self.ball.projx(y))
+
+    def decode_std(self, z):
+        return self.decoder[1:](self.from_code(z))
+
+
+def poincare_ball(c):
+    """geoopt's ``PoincareBall(c)``."""
+    return import_geoopt().PoincareBall(c=float(c))
 
 
 def check_dims(n_features, n_components):

@@ -119,3 +119,38 @@ def test_sweep_command_records_a_failing_configuration_and_goes_on(tmp_path, cap
     assert list(df["status"]) == ["ok", "error"] and df.loc[0, "n_components"] == 4
     assert main(argv + ["--errors", "raise"]) == 2  # the failed one is retried, and now stops the run
     assert "n_components" in capsys.readouterr().err
+
+
+def test_baseline_split_reference_gives_the_reference_pca_numbers(tmp_path):
+    """--split reference: the reference's baselines.py pipeline, re-derived (random.shuffle split, sklearn PCA,
+    brute-force k-NN), gives the same top-k accuracies to the fourth digit."""
+    import random
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+
+    out = tmp_path / "pca.json"
+    assert main(["baseline", "--method", "PCA", "--dataset", "digits", "--num_samples", "1000", "--output_dim", "8",
+                 "--distance_metric", "euclidean", "--topk_eval", "[1,10]", "--seed", "42", "--split", "reference",
+                 "--out", str(out)]) == 0
+    ours = _json(out)["val"]
+
+    X = load_digits().data.astype(np.float32)[:1000]
+    state = random.getstate()
+    random.seed(42)
+    ids = list(range(1000))
+    random.shuffle(ids)
+    random.setstate(state)
+    xb, xq = X[ids[:900]], X[ids[900:]]
+    red = PCA(8, random_state=42).fit(xb)
+    zb, zq = red.transform(xb), red.transform(xq)
+
+    def knn(q, b, k):
+        d = ((q[:, None, :].astype(np.float64) - b[None].astype(np.float64)) ** 2).sum(-1)
+        return np.argsort(d, axis=1, kind="stable")[:, :k]
+
+    for k in (1, 10):
+        a, b = knn(xq, xb, k), knn(zq, zb, k)
+        ref = np.mean([len(set(r) & set(s)) / k for r, s in zip(a, b)])
+        assert ours[f"top{k}"] == pytest.approx(ref, abs=1e-4)

@@ -88,3 +88,20 @@ def test_same_seed_same_model_and_threads_restored(lowrank):
     assert a.train_loss == b.train_loss and a.train_loss != c.train_loss
     assert np.isnan(a.test_loss) and np.isnan(a.test_fvu)
     assert torch.get_num_threads() == before
+
+
+def test_code_autoencoder_switches_and_poincare_codes():
+    from rae_explore.reducers.neural.autoencoders import CodeAutoencoder, PoincareCodeAutoencoder
+
+    torch.manual_seed(0)
+    x = torch.randn(5, 6) * 100
+    m = CodeAutoencoder(6, 2, hidden=8, normalize_input=True, normalize_codes=True)
+    torch.testing.assert_close(m.encode(x), m.encode(3 * x))  # input normalised: scale-free
+    torch.testing.assert_close(m.encode(x).norm(dim=1), torch.ones(5))
+    assert m(x).shape == (5, 6)
+    p = PoincareCodeAutoencoder(6, 2, hidden=8, c=4.0, clip_r=1.0)
+    z = p.encode(x)
+    assert (z.norm(dim=1) < 0.5).all()  # radius 1/sqrt(c)
+    # clip_r bounds the tangent norm: codes no farther than exp_0 of radius 1
+    assert (z.norm(dim=1) <= torch.tanh(torch.tensor(2.0)) / 2 + 1e-6).all()
+    assert torch.isfinite(p.decode(z)).all() and p.decode(z).shape == (5, 6)

@@ -74,3 +74,55 @@ def test_callback_and_errors(rng):
     with pytest.raises(ValueError, match="patience .* needs X_val"):
         fit_torch(_model(), mse, X, steps=1, patience=2)
     assert resolve_device("cpu") == "cpu" and resolve_device("auto") in ("cpu", "cuda")
+
+
+def test_batch_source_gathers_memory_mapped_rows_in_order(rng, tmp_path):
+    from rae_explore.reducers.neural.training import BatchSource
+
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    on_host = BatchSource(mm)
+    assert not on_host.on_device and BatchSource(X).on_device
+    assert not BatchSource(X, max_device_bytes=10).on_device  # too large for the budget: gathered per batch
+    rows = np.array([7, 2, 39, 2])
+    np.testing.assert_array_equal(on_host.take(rows).numpy(), X[rows])
+    np.testing.assert_array_equal(BatchSource(X).take(torch.as_tensor(rows)).numpy(), X[rows])
+    got = [(r.tolist(), xb.shape[0]) for r, xb in on_host.blocks(np.arange(5), 2)]
+    assert got == [([0, 1], 2), ([2, 3], 2), ([4], 1)]  # the last partial block is kept
+
+
+def test_rows_pass_rows_on_step_and_loss_terms(rng):
+    X = _linear_problem(rng)
+    seen, steps = set(), []
+
+    def loss(model, xb, rows):
+        if model.training:
+            seen.update(rows.tolist())
+        l = mse(model, xb)
+        return l, {"twice": 2 * float(l.detach())}
+
+    train, val = np.arange(0, 150), np.arange(150, 203)
+    h = fit_torch(_model(), loss, X, max_epochs=4, batch_size=32, rows=train, val_rows=val, pass_rows=True,
+                  on_step=lambda s, m: steps.append(s) or s == 9, patience=10)
+    assert seen <= set(train.tolist())  # the held-out rows never enter a batch
+    assert steps[-1] == 9 and h[-1]["step"] == 9  # on_step stopped it before step 10
+    assert all(r["twice"] == pytest.approx(2 * r["loss"]) for r in h)
+    assert all("val_loss" in r for r in h)
+    with pytest.raises(ValueError, match="X_val or val_rows, not both"):
+        fit_torch(_model(), mse, X, steps=1, X_val=X, val_rows=val)
+
+
+def test_host_batches_train_exactly_like_device_batches(rng):
+    X = _linear_problem(rng)
+    h1 = fit_torch(m1 := _model(2), mse, X, max_epochs=3, batch_size=40, random_state=1)
+    h2 = fit_torch(m2 := _model(2), mse, X, max_epochs=3, batch_size=40, random_state=1, max_device_bytes=0)
+    assert [r["loss"] for r in h1] == pytest.approx([r["loss"] for r in h2], rel=1e-6)
+    torch.testing.assert_close(m1.weight, m2.weight)
+
+
+def test_riemannian_adam_is_available():
+    from rae_explore.reducers.neural.training import make_optimizer
+
+    opt = make_optimizer("riemannian_adam", _model().parameters(), 1e-3)
+    assert type(opt).__name__ == "RiemannianAdam"

@@ -1,0 +1,348 @@
+"""The Catalyzer: a small network trained to spread vectors for similarity search.
+
+Sablayrolles, Douze, Schmid, Jégou, "Spreading vectors for similarity search" (ICLR 2019;
+reference code github.com/facebookresearch/spreadingvectors, read, not copied). The network
+
+    f(x) = normalize(W_3 ReLU(BN(W_2 ReLU(BN(W_1 x̃)))))      (d -> d_int -> d_int -> d_out)
+
+maps the (standardised, :mod:`.base`) input to the unit sphere, where a lattice quantizer
+(:mod:`rae_explore.index.lattice`) or any faiss index then works. It is trained on
+
+    L = L_triplet + λ · L_KoLeo                                                   (paper, Eq. 4)
+
+- ``L_triplet = mean_i max(0, ||f(x_i) - f(x_p)|| - ||f(x_i) - f(x_n)||)``: the positive ``p``
+  is drawn, once per epoch, uniformly among the ``rank_positive`` exact nearest neighbours of
+  ``x_i`` in the input space (itself excluded; exact faiss search, :mod:`rae_explore.neighbors.knn`),
+  the negative ``n`` is the ``rank_negative``-th nearest neighbour of ``f(x_i)`` among the
+  training codes, recomputed before every epoch (hard but not too hard: the paper's choice);
+- ``L_KoLeo`` (:func:`~rae_explore.reducers.neural.losses.koleo_loss`) on the anchors' codes of
+  each batch, weight λ = ``lambda_uniform``: spreads the codes over the sphere.
+
+Optimisation as in the reference: SGD with momentum 0.9 and a stepped learning rate, the
+epochs split into equal stages with ``lr * lr_steps[s]`` (the reference's
+``--lr_schedule 0.1,0.1,0.05,0.01`` is ``lr=0.1, lr_steps=(1, 1, 0.5, 0.1)``). ``preset="paper"``
+sets the reference's size: ``d_int = 1024``, batch 64, 160 epochs, that schedule. The defaults
+(``d_int = 256``, the reference's batch of 64, 8 epochs) fit sift5k (4,500 x 128 -> 32) in
+about 20 s and minilm-wordnet (9,000 x 384 -> 96) in about a minute on 2 busy CPU cores
+(``benchmarks/bench_catalyzer.py``).
+
+>>> cat = Catalyzer(32, random_state=0).fit(xb)        # doctest: +SKIP
+>>> Z = cat.transform(xq)                               # float32 (nq, 32), unit rows
+"""
+
+import functools
+import logging
+import math
+import warnings
+
+import numpy as np
+
+from ...threads import limit_threads
+from ...validation import check_int
+from .base import NeuralReducer, check_number
+from .losses import koleo_loss
+from .training import fit_torch
+
+logger = logging.getLogger(__name__)
+
+PRESETS = {
+    # the reference's train.py defaults: --dint 1024 --batch_size 64 --epochs 160 --lr_schedule 0.1,0.1,0.05,0.01
+    "paper": {"hidden": 1024, "batch_size": 64, "max_epochs": 160, "lr": 0.1, "lr_steps": (1.0, 1.0, 0.5, 0.1)},
+}
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+@functools.cache
+def _net_class():
+    """The torch module class, built on first use (``import rae_explore.reducers`` must not import torch)."""
+    torch = _torch()
+    nn = torch.nn
+
+    class CatalyzerNet(nn.Module):
+        """Standardisation buffers + the Catalyzer's three layers + L2 normalisation."""
+
+        def __init__(self, n_features, n_components, hidden, normalize_input=False):
+            super().__init__()
+            self.register_buffer("mean", torch.zeros(n_features))
+            self.register_buffer("scale", torch.ones(()))
+            self.normalize_input = bool(normalize_input)
+            self.net = nn.Sequential(
+                nn.Linear(n_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                nn.Linear(hidden, n_components),
+            )
+
+        def prep(self, x):
+            """Raw (batch, d) -> standardised input."""
+            if self.normalize_input:
+                x = nn.functional.normalize(x, dim=1)
+            return (x - self.mean) / self.scale
+
+        def encode_std(self, xs):
+            """Unit-norm codes (batch, m) of standardised inputs."""
+            return nn.functional.normalize(self.net(xs), dim=1)
+
+        def encode(self, x):
+            """Unit-norm codes (batch, m) of raw inputs (batch, d)."""
+            return self.encode_std(self.prep(x))
+
+        def forward(self, x):
+            return self.encode(x)
+
+    CatalyzerNet.__module__, CatalyzerNet.__qualname__ = __name__, "CatalyzerNet"
+    globals()["CatalyzerNet"] = CatalyzerNet  # pickle finds it here (or through __getattr__ in a fresh process)
+    return CatalyzerNet
+
+
+def __getattr__(name):
+    """``CatalyzerNet`` on first use (so that unpickling a fitted Catalyzer works in a new process)."""
+    if name == "CatalyzerNet":
+        return _net_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def catalyzer_net(n_features, n_components, hidden, normalize_input=False):
+    """The untrained Catalyzer network (``encode``: raw (batch, d) -> unit (batch, m))."""
+    return _net_class()(n_features, n_components, hidden, normalize_input)
+
+
+def triplet_positives(X, rank_positive):
+    """Ids (n, rank_positive) of each row's exact nearest other rows of ``X`` (n, d), nearest first."""
+    from ...neighbors.knn import knn_search
+
+    return knn_search(X, X, rank_positive, "l2", exclude_self=True)[1]
+
+
+def triplet_negatives(codes, rank_negative):
+    """Id (n,) of each code's ``rank_negative``-th nearest other code (exact, L2), the Catalyzer's negative."""
+    from ...neighbors.knn import knn_search
+
+    return knn_search(codes, codes, rank_negative, "l2", exclude_self=True)[1][:, -1]
+
+
+def _stages(max_epochs, n_steps):
+    """Epochs of each learning-rate stage: ``max_epochs`` split as evenly as possible, empty stages dropped."""
+    sizes = [len(a) for a in np.array_split(np.arange(max_epochs), n_steps)]
+    return [(s, e) for s, e in enumerate(sizes) if e > 0]
+
+
+class Catalyzer(NeuralReducer):
+    """The Catalyzer (registered as ``"catalyzer"``): triplet + KoLeo training, unit-norm codes.
+
+    Parameters
+    ----------
+    n_components : int
+        Output dimension d_out, ``1 <= d_out <= n_features``.
+    hidden : int
+        Width d_int of the two hidden layers.
+    lambda_uniform : float >= 0
+        Weight λ of the KoLeo term (the reference's default 0.05).
+    rank_positive : int
+        Positives are drawn among this many exact input-space neighbours (10).
+    rank_negative : int
+        The negative is this rank's neighbour in the current output space (50);
+        ``rank_positive <= rank_negative <= n - 1``.
+    normalize_input : bool
+        L2-normalise the input rows first (cosine data).
+    preset : None or "paper"
+        ``"paper"`` replaces ``hidden``, ``batch_size``, ``max_epochs``, ``lr`` and ``lr_steps``
+        with the reference's (1024, 64, 160, 0.1, (1, 1, 0.5, 0.1)).
+    max_epochs, batch_size : int
+    lr : float
+        SGD learning rate (momentum 0.9) of the first stage.
+    lr_steps : tuple of float
+        Multipliers of ``lr``, one per stage; the epochs are split evenly between stages.
+    weight_decay : float
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+    random_state : int, Generator or None
+        One seed for the weights, the batch order and the positives drawn: the same int gives
+        the same codes on CPU.
+    verbose : bool
+        tqdm progress over steps.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network (``encode``).
+    positives_ : int64 (n_samples, rank_positive)
+        Exact input-space neighbours of every training row (self excluded).
+    negatives_ : int64 (n_samples,)
+        The negatives of the last epoch.
+    history_ : list of dict
+        Per epoch: ``epoch``, ``step``, ``loss``, ``triplet``, ``koleo``, ``offending`` (share of
+        triplets with a positive loss), ``negatives_changed`` (share of rows whose negative
+        changed since the previous epoch), ``lr``, ``seconds``, ``epoch_seconds``.
+    n_iter_, device_, training_params_, n_features_in_
+        See :class:`~rae_explore.reducers.neural.base.NeuralReducer`.
+    """
+
+    method = "catalyzer"
+
+    def __init__(self, n_components=2, *, hidden=256, lambda_uniform=0.05, rank_positive=10, rank_negative=50,
+                 normalize_input=False, preset=None, max_epochs=8, batch_size=64, lr=0.1,
+                 lr_steps=(1.0, 1.0, 0.5, 0.1), weight_decay=0.0, device="auto", random_state=None, verbose=False):
+        self.n_components = n_components
+        self.hidden = hidden
+        self.lambda_uniform = lambda_uniform
+        self.rank_positive = rank_positive
+        self.rank_negative = rank_negative
+        self.normalize_input = normalize_input
+        self.preset = preset
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_steps = lr_steps
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -------------------------------------------------------------------------------- checks
+    def _check_common_params(self, n, d):
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"preset must be None or one of {sorted(PRESETS)}, got {self.preset!r}")
+        p = self._training_params()
+        check_int(p["hidden"], "hidden", low=1)
+        check_int(p["max_epochs"], "max_epochs", low=1)
+        check_int(p["batch_size"], "batch_size", low=2, what="an integer >= 2 (KoLeo needs pairs in a batch)")
+        check_number(p["lr"], "lr", low=0, low_open=True)
+        steps = p["lr_steps"]
+        if isinstance(steps, (str, bytes)) or not hasattr(steps, "__len__") or len(steps) == 0:
+            raise ValueError(f"lr_steps must be a non-empty sequence of positive multipliers of lr, got {steps!r}")
+        for i, s in enumerate(steps):
+            check_number(s, f"lr_steps[{i}]", low=0, low_open=True)
+        check_number(self.weight_decay, "weight_decay", low=0)
+        check_number(self.lambda_uniform, "lambda_uniform", low=0)
+        for name in ("normalize_input", "verbose"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+    def _check_method_params(self, n, d):
+        kp = check_int(self.rank_positive, "rank_positive", low=1)
+        kn = check_int(self.rank_negative, "rank_negative", low=1)
+        if kp > kn:
+            raise ValueError(f"rank_positive={kp} must be <= rank_negative={kn}: negatives are drawn farther out than "
+                             "positives")
+
+    def _ranks(self, n):
+        """(rank_positive, rank_negative) usable with ``n`` training rows: at most ``n - 1``, with a warning."""
+        kp, kn = int(self.rank_positive), int(self.rank_negative)
+        if kn > n - 1:
+            warnings.warn(f"rank_negative={kn} is larger than the {n} training rows allow (each has {n - 1} other "
+                          f"rows); using rank_negative={n - 1} and rank_positive={min(kp, n - 1)}. Pass smaller ranks "
+                          "or more rows to choose them yourself", UserWarning, stacklevel=4)
+        return min(kp, n - 1), min(kn, n - 1)
+
+    def _training_params(self):
+        params = {"hidden": self.hidden, "batch_size": self.batch_size, "max_epochs": self.max_epochs,
+                  "lr": self.lr, "lr_steps": self.lr_steps, "patience": None, "validation_fraction": 0.0}
+        if self.preset is not None:
+            params.update(PRESETS[self.preset])
+        return params
+
+    # -------------------------------------------------------------------------------- fit
+    def _make_module(self, d):
+        return catalyzer_net(d, int(self.n_components), int(self._training_params()["hidden"]),
+                             bool(self.normalize_input))
+
+    def _encode_rows(self, module, source, rows):
+        """Codes (len(rows), m), float32 numpy, of training rows ``rows`` in eval mode (BatchNorm's running stats)."""
+        torch = _torch()
+        out = np.empty((len(rows), int(self.n_components)), np.float32)
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            a = 0
+            for r, xb in source.blocks(rows, 4096):
+                out[a:a + len(r)] = module.encode(xb).cpu().numpy()
+                a += len(r)
+        module.train(was_training)
+        return out
+
+    def _train(self, module, source, train_rows, val_rows, seed, dev, params):
+        torch = _torch()
+        X = source.data.cpu().numpy() if source.on_device else source.data
+        n = len(train_rows)
+        kp, kn = self._ranks(n)
+        prep = np.ascontiguousarray(X[train_rows], dtype=np.float32)
+        if self.normalize_input:
+            from ...vectors import l2_normalize
+
+            prep = l2_normalize(prep, "X")
+        # positives: exact input-space neighbours (the standardisation shifts and scales, changing no neighbour)
+        positives = np.zeros((source.n, kp), np.int64)
+        with limit_threads(faiss="idle"):
+            positives[train_rows] = train_rows[triplet_positives(prep, kp)]
+        self.positives_ = positives
+        pos_t = torch.zeros(source.n, dtype=torch.long)
+        neg_t = torch.zeros(source.n, dtype=torch.long)
+        rng = np.random.default_rng((seed + 1) % 2**63)
+        bs = min(int(params["batch_size"]), n)
+        per_epoch = math.ceil(n / bs)
+        lam = float(self.lambda_uniform)
+        state = {"neg": None, "changed": float("nan")}
+
+        def new_epoch(step, model):
+            if step % per_epoch:
+                return False
+            # before every epoch: a positive rank per row, and negatives in the current output space
+            ranks = rng.integers(kp, size=n)
+            pos_t[train_rows] = torch.as_tensor(positives[train_rows, ranks])
+            codes = self._encode_rows(model, source, train_rows)
+            with limit_threads(faiss="idle"):  # busy cores: a 2-thread search waits for its descheduled peer
+                neg = train_rows[triplet_negatives(codes, kn)]
+            state["changed"] = float("nan") if state["neg"] is None else float((neg != state["neg"]).mean())
+            state["neg"] = neg
+            neg_t[train_rows] = torch.as_tensor(neg)
+            return False
+
+        def loss_fn(model, xb, rows):
+            B = len(rows)
+            xs = torch.cat([xb, source.take(pos_t[rows]), source.take(neg_t[rows])])
+            z = model.encode(xs)
+            a, p, q = z[:B], z[B:2 * B], z[2 * B:]
+            per_row = torch.relu(torch.nn.functional.pairwise_distance(a, p)
+                                 - torch.nn.functional.pairwise_distance(a, q))
+            triplet = per_row.mean()
+            parts = {"triplet": float(triplet.detach()), "offending": float((per_row.detach() > 0).float().mean())}
+            if B < 2:  # a last batch of one row has no pair for KoLeo
+                return triplet, dict(parts, koleo=0.0)
+            koleo = koleo_loss(a)
+            parts["koleo"] = float(koleo.detach())
+            return triplet + lam * koleo, parts
+
+        def callback(epoch, model):
+            return {"negatives_changed": state["changed"]}
+
+        history, epoch0, step0 = [], 0, 0
+        for stage, n_epochs in _stages(int(params["max_epochs"]), len(params["lr_steps"])):
+            lr = float(params["lr"]) * float(params["lr_steps"][stage])
+            # one fit_torch call per stage: it keeps one learning rate (scheduler=None), so the
+            # momentum buffers restart at each of the few stage boundaries
+            hist = fit_torch(module, loss_fn, source, max_epochs=n_epochs, batch_size=bs, lr=lr, optimizer="sgd",
+                             weight_decay=float(self.weight_decay), scheduler=None, rows=train_rows,
+                             random_state=(seed + 7 * stage) % 2**63, device=dev, callback=callback,
+                             verbose=self.verbose, desc=f"Catalyzer lr={lr:g}", pass_rows=True, on_step=new_epoch)
+            for row in hist:
+                row["epoch"] += epoch0
+                row["step"] += step0
+            if history:
+                for row in hist:
+                    row["seconds"] += history[-1]["seconds"]
+            history += hist
+            epoch0, step0 = history[-1]["epoch"], history[-1]["step"]
+            module.train()
+        self.negatives_ = state["neg"] if state["neg"] is not None else np.zeros(0, np.int64)
+        return history
+
+    def inverse_transform(self, Z):
+        """Not available: the Catalyzer has no decoder."""
+        raise NotImplementedError("the Catalyzer has no decoder (it is trained for search, not reconstruction)")
+
+
+__all__ = ["PRESETS", "Catalyzer", "catalyzer_net", "triplet_negatives", "triplet_positives"]

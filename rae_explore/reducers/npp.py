@@ -1,0 +1,408 @@
+"""NPP: a neighbour-preserving compressor, the best linear map fine-tuned on the exact k-NN.
+
+The metrics of this package ask one question: are a point's exact k nearest neighbours still
+its nearest after the reduction? NPP trains for that directly.
+
+1. **Start: the best linear map.** Centred PCA, uncentred PCA (the top right singular vectors of
+   the raw data) and RAE's closed form (:func:`~rae_explore.reducers.rae.closed_form_rae`) over a
+   scale-free shrinkage grid are scored by top-``n_neighbors`` accuracy on the *training* rows
+   (``n_select`` of them queried against the others, self excluded); the best one starts the
+   training (``init_``, ``init_scores_``).
+2. **Fine-tune: listwise distillation of each point's neighbourhood.** For an anchor ``i`` the
+   candidates ``C_i`` are its ``n_candidates`` exact nearest training neighbours, its current
+   ``n_candidates`` nearest neighbours in the *reduced* space (hard negatives, re-mined every
+   ``mine_every`` steps) and ``n_random`` random rows. The teacher and student distributions over
+   ``C_i`` are
+
+       p_ij = softmax_j(-||x_i - x_j||^2 / T_i),    q_ij = softmax_j(-||z_i - z_j||^2 / (T_i e^s)),
+
+   and the loss is ``KL(p_i || q_i)`` averaged over the anchors. ``T_i = d_i(k) - d_i(1)``,
+   the gap between the anchor's k-th and first squared neighbour distances in the input
+   (``k = n_neighbors``): the teacher is sharp exactly at the top-k boundary, in every region
+   and for every data scale. ``s`` is learnt (the student's global scale), so no temperature is
+   set by hand. Under ``metric="cosine"`` the reduced vectors are L2-normalised inside the loss.
+3. **Model.** ``z = W x' + b + V gelu(U (x' - mean') + c)`` on ``x' = x / scale`` (``scale``:
+   the RMS distance of the rows to their mean, so every parameter is O(1) on any data):
+   the linear map ``W, b`` starts at the best linear map and a residual MLP of ``hidden`` units
+   starts at zero (``V = 0``), so training starts exactly at the best linear map.
+   ``hidden=0`` keeps the map linear.
+
+Every default is scale-free (no temperature or learning rate depends on the data's units), and
+the same defaults are used for every dataset. Training uses at most ``max_samples`` rows (a
+seeded subsample of larger sets), which bounds the fit time on large sets; it grows with the
+rows, ``d`` and ``hidden`` (see the measurements below: over a minute of one core at 384-d).
+
+Measured (``benchmarks/bench_npp.py``, 2 cores while other work ran; top-10 accuracy on held-out
+queries against the best linear map chosen on the training rows): sift5k 128 -> 32 +5.4, +4.5,
++4.5 points (split seeds 0, 1, 2; about 40 s of one core per fit), +4.6 at 128 -> 16 and +1.7 at
+128 -> 64 (seed 0); minilm-wordnet 384 -> 96 +2.3, +1.3, +1.5 (about 145 s of one core; 1,000 steps:
++2.3 on seed 0, the linear map alone +2.1). Tried and dropped: a pairwise logistic ranking loss
+(``loss="ranking"``: +4.5 against +5.4 on sift5k seed 0), a teacher temperature of half or twice
+the k-th gap (+3.3, +3.6 against +3.9 with the linear map), a linear map alone (``hidden=0``:
++3.9 on sift5k seed 0, against +5.9 with the MLP at the same budget).
+"""
+
+import logging
+import time
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ..threads import limit_threads
+from ..validation import check_int, check_positive_int
+from .base import Reducer
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("auto", "l2", "cosine")
+LOSSES = ("listwise", "ranking")
+#: RAE closed-form shrinkage grid: lambda as a fraction of the m-th eigenvalue of the scatter.
+SHRINK_GRID = (0.25, 0.5, 0.75)
+
+
+def _self_knn(Z, k, metric):
+    """Exact k-NN of every row of ``Z`` among the others (ids, self excluded)."""
+    from ..neighbors.knn import knn_search
+
+    return knn_search(Z, Z, k, metric, exclude_self=True)
+
+
+def linear_candidates(X, n_components):
+    """The linear maps NPP starts from: name -> (W (m, d), b (m,)), each applied as ``X @ W.T + b``.
+
+    Centred PCA, uncentred PCA, and RAE's closed form with and without biases at each shrinkage
+    of :data:`SHRINK_GRID` (``lambda = f * sigma_m^2``, where ``sigma_m^2`` is the m-th eigenvalue
+    of the scatter: the last kept axis shrunk by the factor ``1 - f``). The closed form at
+    ``lambda = 0`` is uncentred PCA (no bias) or centred PCA (bias), so these cover the grid.
+    """
+    from .linear import principal_axes
+    from .rae import closed_form_rae
+
+    X64 = np.asarray(X, dtype=np.float64)
+    n, d = X64.shape
+    out = {}
+    for center in (True, False):
+        W, s2, mean = principal_axes(X64, n_components, center=center)
+        out["pca" if center else "pca_uncentered"] = (W, -W @ mean)
+        for f in SHRINK_GRID:
+            # lam = n d alpha / 2 = f * s2[-1]  ->  alpha = 2 f s2[-1] / (n d)
+            alpha = 2.0 * f * s2[-1] / (n * d)
+            We, b_e, _, _ = closed_form_rae(X64, n_components, alpha, bias=center)
+            out[f"rae_{'bias' if center else 'nobias'}_shrink{f:g}"] = (We, b_e)
+    return out
+
+
+def best_linear_map(X, n_components, metric="l2", *, k=10, n_select=1000, random_state=0):
+    """The best of :func:`linear_candidates` by top-``k`` accuracy on ``X`` itself.
+
+    ``n_select`` rows (seeded) are the queries, all rows the base, each query's own row
+    excluded; the exact neighbours are those of ``X`` under ``metric``, the reduced ones those of
+    ``X @ W.T + b`` under the same metric.
+
+    Parameters
+    ----------
+    X : float32 (n, d)
+        Training rows (unit rows for ``metric="cosine"``).
+    n_components : int
+    metric : {"l2", "cosine"}
+    k, n_select : int
+    random_state : int or None
+
+    Returns
+    -------
+    name : str
+    W : float64 (m, d)
+    b : float64 (m,)
+    scores : dict name -> top-k accuracy
+    """
+    from ..neighbors.knn import knn_search
+    from ..neighbors.metrics import top_k_accuracy
+
+    n = X.shape[0]
+    rng = np.random.default_rng(random_state)
+    qi = np.sort(rng.choice(n, min(int(n_select), n), replace=False))
+    gt = _drop_self(knn_search(X[qi], X, k + 1, metric)[1], qi, k)
+    cands = linear_candidates(X, n_components)
+    scores = {}
+    for name, (W, b) in cands.items():
+        Z = np.ascontiguousarray(X @ W.T.astype(np.float32) + b.astype(np.float32), dtype=np.float32)
+        I = _drop_self(knn_search(Z[qi], Z, k + 1, metric)[1], qi, k)
+        scores[name] = top_k_accuracy(gt, I, k)
+    best = max(scores, key=scores.get)  # first of equals: dict order puts plain PCA first
+    return best, cands[best][0], cands[best][1], scores
+
+
+def _drop_self(I, qi, k):
+    """Each row of ``I`` without the query's own id (wherever it ranks), cut to ``k`` columns."""
+    out = np.empty((I.shape[0], k), dtype=I.dtype)
+    for r, (row, q) in enumerate(zip(I, qi)):
+        out[r] = row[row != q][:k]
+    return out
+def _resolve_metric(metric, X):
+    """``"auto"``: ``"cosine"`` if every row of ``X`` has unit norm (how evaluation passes cosine data), else ``"l2"``."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if metric != "auto":
+        return metric
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    return "cosine" if np.allclose(norms, 1.0, atol=1e-3) else "l2"
+
+
+class NPP(Reducer):
+    """Neighbour-preserving compressor: the best linear map fine-tuned on the exact k-NN (see the module docstring).
+
+    Parameters
+    ----------
+    n_components : int
+        Reduced dimension m.
+    n_neighbors : int
+        The k whose neighbourhoods are preserved: it sets each anchor's temperature and the
+        score that picks the starting linear map (10).
+    hidden : int
+        Units of the residual MLP added to the linear map (0: the map stays linear).
+    metric : {"auto", "l2", "cosine"}
+        How the reduced vectors will be compared. ``"auto"``: cosine if every training row has
+        unit norm (as :func:`~rae_explore.experiments.evaluate.evaluate` passes cosine data),
+        else l2. Pass it explicitly for unit-norm data searched by l2.
+    steps : int
+        Optimiser steps (Adam, cosine-annealed learning rate).
+    batch_size : int
+        Anchors per step.
+    lr : float
+        Peak Adam learning rate; scale-free (the model works on rescaled data, see the module docstring).
+    loss : {"listwise", "ranking"}
+        ``"listwise"``: the KL distillation of the module docstring. ``"ranking"``: a logistic
+        loss on every pair (true top-k neighbour, other candidate) of an anchor,
+        ``softplus((||z_i - z_p||^2 - ||z_i - z_n||^2) / (T_i e^s))``.
+    n_candidates : int
+        Exact neighbours, and as many current reduced-space neighbours, per anchor (at most
+        the number of training rows minus one).
+    n_random : int
+        Random rows shared by the anchors of a step.
+    mine_every : int
+        Steps between two searches of the reduced-space neighbours.
+    max_samples : int
+        At most this many training rows (a seeded subsample of larger inputs).
+    n_select : int
+        Query rows that score the linear candidates.
+    random_state : int or None
+    verbose : bool
+        tqdm progress bar over steps.
+
+    Attributes
+    ----------
+    init_ : str
+        The linear map training started from (``"pca"``, ``"pca_uncentered"``, ``"rae_..."``).
+    init_scores_ : dict
+        Training-set top-k accuracy of every linear candidate.
+    components_ : float32 (n_components, n_features)
+        Linear part in input units: ``transform`` is ``X @ components_.T + intercept_`` plus the
+        MLP's residual (none if ``hidden=0``).
+    intercept_ : float32 (n_components,)
+    weights_ : dict of float32 arrays
+        The trained parameters on rescaled rows ``X / scale_``: ``W``, ``b``, ``shift`` and, with
+        ``hidden``, ``U`` (hidden, d), ``c`` (hidden,), ``V`` (m, hidden).
+    scale_ : float
+        RMS distance of the training rows to their mean.
+    metric_ : str
+        The metric trained for.
+    history_ : list of dict
+        One per mining round: ``step``, ``loss`` (mean KL), ``seconds``.
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components=2, *, n_neighbors=10, hidden=256, metric="auto", steps=500, batch_size=512,
+                 lr=1e-3, loss="listwise", n_candidates=30, n_random=64, mine_every=100, max_samples=20000,
+                 n_select=1000, random_state=None, verbose=False):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.hidden = hidden
+        self.metric = metric
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.loss = loss
+        self.n_candidates = n_candidates
+        self.n_random = n_random
+        self.mine_every = mine_every
+        self.max_samples = max_samples
+        self.n_select = n_select
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self, n):
+        for name in ("steps", "batch_size", "n_candidates", "mine_every", "max_samples", "n_select", "n_neighbors"):
+            check_positive_int(getattr(self, name), name)
+        check_int(self.hidden, "hidden", low=0)
+        check_int(self.n_random, "n_random", low=0)
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not (isinstance(self.lr, (int, float, np.floating)) and self.lr > 0):
+            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+        if n <= self.n_neighbors:
+            raise ValueError(
+                f"NPP needs more training rows than n_neighbors={self.n_neighbors}, got {n}; "
+                "lower n_neighbors or give more rows"
+            )
+
+    def fit(self, X, y=None):
+        """Pick the best linear map on ``X`` and fine-tune it; ``X`` float32-convertible, shape (n, d). Returns ``self``."""
+        import torch
+
+        from .neural.training import resolve_seed
+
+        X = self._check_fit_X(X)
+        self._check_params(X.shape[0])
+        seed = resolve_seed(self.random_state)
+        rng = np.random.default_rng(seed)
+        if X.shape[0] > self.max_samples:
+            X = X[np.sort(rng.choice(X.shape[0], int(self.max_samples), replace=False))]
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        metric = _resolve_metric(self.metric, X)
+        self.metric_ = metric
+        k, m = int(self.n_neighbors), int(self.n_components)
+        self.init_, W0, b0, self.init_scores_ = best_linear_map(X, m, metric, k=k, n_select=self.n_select,
+                                                              random_state=seed)
+        logger.info("NPP starts from %s (training top-%d %.4f)", self.init_, k, self.init_scores_[self.init_])
+
+        mean = X.mean(axis=0, dtype=np.float64)
+        scale = float(np.sqrt(((X - mean) ** 2).sum(1).mean())) or 1.0
+        self.scale_ = scale
+        Xs = torch.from_numpy(X / np.float32(scale))
+        gen = torch.Generator().manual_seed(seed % 2**63)
+        # on x' = x / scale the start map is z' = x' W0^T + b0 / scale: z / scale, the same neighbours
+        model = _module(torch, W0, b0 / scale, mean / scale, int(self.hidden), gen)
+        # one intra-op thread: the parallel backward of the row gathers sums in a varying order, and
+        # the same random_state must give the same map (it is also faster on a loaded machine)
+        with limit_threads(torch=1):
+            self.history_ = self._train(torch, model, Xs, metric, k, gen)
+        self.weights_ = {name: p.detach().numpy().astype(np.float32).copy()
+                         for name, p in model.named_parameters() if name != "log_s"}
+        self.weights_["shift"] = model.shift.numpy().astype(np.float32)
+        self.components_ = (self.weights_["W"] / np.float32(scale)).astype(np.float32)
+        self.intercept_ = self.weights_["b"]
+        return self
+
+    def _train(self, torch, model, Xs, metric, k, gen):
+        """Adam on the listwise KL loss; returns the history."""
+        from ..neighbors.knn import knn_search
+        from ..progress import progress_bar
+
+        n = Xs.shape[0]
+        kc = min(int(self.n_candidates), n - 1)
+        Din_true, I_true = knn_search(Xs.numpy(), Xs.numpy(), kc, "l2", exclude_self=True)
+        Din_true, I_true = torch.from_numpy(Din_true), torch.from_numpy(I_true)
+        kk = min(k, kc)
+        T = (Din_true[:, kk - 1] - Din_true[:, 0]).clamp_min(1e-12)
+        T = torch.where(T > 1e-12, T, T[T > 1e-12].median() if (T > 1e-12).any() else torch.ones(()))
+        sq = (Xs ** 2).sum(1)
+        with torch.no_grad():
+            Z = model(Xs, metric)
+            dz = ((Z[:, None, :] - Z[I_true[:, :kk]]) ** 2).sum(-1).mean()
+            log_s0 = float(torch.log(dz.clamp_min(1e-12) / Din_true[:, :kk].mean().clamp_min(1e-12)))
+        model.log_s = torch.nn.Parameter(torch.tensor(log_s0))
+        steps = int(self.steps)
+        opt = torch.optim.Adam(model.parameters(), lr=float(self.lr))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+        B, R = min(int(self.batch_size), n), int(self.n_random)
+        history, t0, total, count = [], time.perf_counter(), 0.0, 0
+        bar = progress_bar(total=steps, desc="NPP", unit="step") if self.verbose else None
+        for step in range(steps):
+            if step % int(self.mine_every) == 0:
+                with torch.no_grad():
+                    Zn = np.ascontiguousarray(model(Xs, metric).numpy())
+                hard = torch.from_numpy(knn_search(Zn, Zn, kc, "l2", exclude_self=True)[1])
+                C = torch.cat([I_true, hard], 1)
+                Dc = (sq[:, None] + sq[C] - 2 * torch.einsum("nd,ncd->nc", Xs, Xs[C])).clamp_min(0)
+                Dc[:, :kc] = Din_true
+            a = torch.randint(0, n, (B,), generator=gen)
+            r = torch.randint(0, n, (R,), generator=gen)
+            Ca = C[a]
+            rows, inv = torch.unique(torch.cat([a, Ca.reshape(-1), r]), return_inverse=True)
+            Zr = model(Xs[rows], metric)
+            ia, ic, ir = inv[:B], inv[B:B + Ca.numel()].view_as(Ca), inv[B + Ca.numel():]
+            za, zc, zr = Zr[ia], Zr[ic], Zr[ir]
+            Din = torch.cat([Dc[a], (sq[a][:, None] + sq[r][None] - 2 * Xs[a] @ Xs[r].T).clamp_min(0)], 1)
+            Dout = torch.cat([((za[:, None] - zc) ** 2).sum(-1),
+                              ((za[:, None] - zr[None]) ** 2).sum(-1)], 1)
+            self_mask = torch.cat([torch.zeros_like(Ca, dtype=torch.bool), a[:, None] == r[None]], 1)
+            Ta = T[a][:, None]
+            t_logits = (-Din / Ta).masked_fill(self_mask, -torch.inf)
+            s_logits = (-Dout / (Ta * model.log_s.exp())).masked_fill(self_mask, -torch.inf)
+            if self.loss == "listwise":
+                log_p = torch.log_softmax(t_logits, 1)
+                kl = torch.where(self_mask, 0.0, log_p.exp() * (log_p - torch.log_softmax(s_logits, 1)))
+                loss = kl.sum(1).mean()
+            else:  # ranking: every true top-k neighbour closer than every other candidate (logistic)
+                pos = Din <= Din_true[a, kk - 1][:, None] * (1 + 1e-6)
+                neg = ~pos & ~self_mask
+                sp = torch.where(pos, s_logits, torch.inf)[:, :kc]  # the top-k are among the exact neighbours
+                pair = torch.nn.functional.softplus(s_logits[:, None, :] - sp[:, :, None])  # (B, kc, C)
+                w = (pos[:, :kc, None] & neg[:, None, :]).float()
+                loss = (pair * w).sum() / w.sum().clamp_min(1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total, count = total + float(loss.detach()), count + 1
+            if bar is not None:
+                bar.update(1)
+            if (step + 1) % int(self.mine_every) == 0 or step + 1 == steps:
+                history.append({"step": step + 1, "loss": total / count, "seconds": time.perf_counter() - t0})
+                total, count = 0.0, 0
+        if bar is not None:
+            bar.close()
+        if not all(np.isfinite(p.detach().numpy()).all() for p in model.parameters()):
+            raise ValueError(f"NPP training diverged (NaN/inf weights) with lr={self.lr}; lower lr")
+        return history
+
+    def transform(self, X):
+        """Compress ``X``.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray, float32, shape (n_samples, n_components)
+            Not normalised (under cosine, compare the rows by cosine similarity).
+        """
+        from scipy.special import erf
+
+        check_is_fitted(self, "components_")
+        X = self._check_transform_X(X)
+        w = self.weights_
+        Z = X @ self.components_.T + self.intercept_
+        if "U" in w:
+            H = (X / np.float32(self.scale_) - w["shift"]) @ w["U"].T + w["c"]
+            H = 0.5 * H * (1.0 + erf(H / np.float32(np.sqrt(2.0))))  # exact GELU, as torch's default
+            Z += H.astype(np.float32, copy=False) @ w["V"].T
+        return Z.astype(np.float32, copy=False)
+
+
+def _module(torch, W, b, shift, hidden, gen):
+    """``z = W x + b + V gelu(U (x - shift) + c)``, ``V = 0`` at the start; unit rows out under cosine."""
+
+    class Module(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.W = torch.nn.Parameter(torch.as_tensor(W, dtype=torch.float32).clone())
+            self.b = torch.nn.Parameter(torch.as_tensor(b, dtype=torch.float32).clone())
+            self.shift = torch.as_tensor(shift, dtype=torch.float32)
+            self.hidden = hidden
+            if hidden:
+                d = self.W.shape[1]
+                self.U = torch.nn.Parameter(torch.randn(hidden, d, generator=gen) / np.sqrt(d))
+                self.c = torch.nn.Parameter(torch.zeros(hidden))
+                self.V = torch.nn.Parameter(torch.zeros(self.W.shape[0], hidden))
+
+        def forward(self, x, metric):
+            z = x @ self.W.T + self.b
+            if self.hidden:
+                z = z + torch.nn.functional.gelu((x - self.shift) @ self.U.T + self.c) @ self.V.T
+            if metric == "cosine":
+                z = torch.nn.functional.normalize(z, dim=-1)
+            return z
+
+    return Module()
