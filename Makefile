@@ -13,6 +13,10 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # kernel, every test worker) load them instead of recompiling; numba reads it at its first import.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/data/cache/numba
 
+# Python caches each module's bytecode when it first imports it (the default; some machines turn it
+# off with PYTHONDONTWRITEBYTECODE=1, which makes every kernel recompile torch and friends).
+export PYTHONDONTWRITEBYTECODE =
+
 .PHONY: report test bench venv browser clean-venv
 
 report: $(STAMP)
@@ -29,9 +33,9 @@ venv: $(STAMP)
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# One resolver run, torch pinned: the CPU wheel on disk; an unpinned torch pulls a CUDA build.
-	# --no-compile, then byte-compile only what the report and tests import, two processes at once.
+	# --no-compile: pip would byte-compile all ~16,000 files of the environment one at a time (half
+	# the install); Python compiles and caches the modules it imports instead (see below).
 	$(PY) -m pip install --disable-pip-version-check --no-compile torch==2.13.0 -e ".[test]"
-	$(PY) scripts/precompile.py
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rae_explore)"
 	rm -f $(VENV)/.installed-*
 	touch $@
