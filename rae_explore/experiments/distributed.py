@@ -62,6 +62,8 @@ class DaskExecutor:
         from dask.distributed import as_completed
         from distributed.scheduler import KilledWorker
 
+        from .pipeline_grid import crash_rows
+
         configs = list(configs)
         if not configs:
             return
@@ -75,21 +77,12 @@ class DaskExecutor:
                     if self.on_crash == "raise":
                         raise
                     first = str(exc).split(". ")[0]
-                    yield crash_row(config_of[future.key], f"the task killed its worker process every time it ran "
+                    yield crash_rows(config_of[future.key], f"the task killed its worker process every time it ran "
                                                            f"({type(exc).__name__}: {first})")
         finally:  # an interrupted client cancels what it no longer waits for
             pending = [f for f in futures if not f.done()]
             if pending:
                 self.client.cancel(pending)
-
-
-def crash_row(config, message):
-    """The rows recorded for a config whose process died: its scalar entries, ``status="error"``, the message."""
-    from ..results import task_id
-
-    scalars = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool, type(None)))} \
-        if isinstance(config, dict) else {}
-    return [dict(scalars, config_id=task_id(config), status="error", error=f"TaskCrashed: {message}")]
 
 
 @contextlib.contextmanager

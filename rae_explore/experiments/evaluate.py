@@ -38,6 +38,7 @@ import numpy as np
 
 from ..neighbors.metrics import recall_n_at_m, top_k_accuracy
 from ..data.datasets import as_dataset
+from ..reducers.blocks import transform_blocks
 from .tasks import params_json
 
 logger = logging.getLogger(__name__)
@@ -53,13 +54,6 @@ def _ground_truth(ds, kmax):
     if ds.gt is not None and ds.gt.shape[1] >= kmax:
         return np.asarray(ds.gt[:, :kmax])
     return cached_ground_truth(ds.xq, ds.xb, kmax, ds.metric)
-
-
-def _transform_blocked(reducer, X, block_rows):
-    """``reducer.transform`` over row blocks: a memory-mapped base is never converted whole."""
-    if X.shape[0] <= block_rows:
-        return reducer.transform(X)
-    return np.concatenate([reducer.transform(X[a:a + block_rows]) for a in range(0, X.shape[0], block_rows)])
 
 
 def _reconstruction_mse_blocked(reducer, xb, Zb, block_rows):
@@ -143,7 +137,7 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
     reducer.fit(ds.train)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    Zb = _transform_blocked(reducer, ds.xb, int(block_rows))
+    Zb = transform_blocks(reducer, ds.xb, int(block_rows))
     Zq = reducer.transform(ds.xq)
     transform_s = time.perf_counter() - t0
 

@@ -22,7 +22,7 @@ from ..results import check_results_file
 from ..validation import as_float32, check_int
 from .cache import cached_dataset
 from .executors import ChildProcess
-from .tasks import run_tasks, task_id
+from .tasks import error_rows, run_tasks, task_id
 
 
 # --------------------------------------------------------------------------- grids of tasks
@@ -135,8 +135,7 @@ def run_pipeline_config(config):
 
 def crash_rows(config, message):
     """The row recorded for a config whose process died: its scalar entries, ``status="error"``, the message."""
-    scalars = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool, type(None)))}
-    return [dict(scalars, config_id=task_id(config), status="error", error=f"TaskCrashed: {message}")]
+    return error_rows(config, f"TaskCrashed: {message}")
 
 
 def run_grid(configs, out, *, resume=True, errors="record", executor=None, isolate=True, timeout_s=None,

@@ -30,6 +30,13 @@ logger = logging.getLogger(__name__)
 TASK_ERRORS = (ValueError, TypeError, RuntimeError, ImportError, MemoryError)
 
 
+def error_rows(config, error):
+    """The rows recorded for a config that failed: its scalar entries, ``config_id``, ``status="error"``, ``error``."""
+    scalars = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool, type(None)))} \
+        if isinstance(config, dict) else {}
+    return [dict(scalars, config_id=task_id(config), status="error", error=error)]
+
+
 class _Task:
     """Picklable wrapper: runs ``fn(config)``; tags its rows with the config id and a status."""
 
@@ -44,8 +51,7 @@ class _Task:
             if self.errors == "raise":
                 raise
             logger.warning("config %s failed: %s: %s", cid, type(e).__name__, e)
-            scalars = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool, type(None)))}
-            return [dict(scalars, config_id=cid, status="error", error=f"{type(e).__name__}: {e}")]
+            return error_rows(config, f"{type(e).__name__}: {e}")
         rows = [out] if isinstance(out, dict) else list(out)
         return [dict(r, config_id=cid, status=r.get("status", "ok")) for r in rows]
 
