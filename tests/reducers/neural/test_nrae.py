@@ -13,13 +13,14 @@ from rae_explore.reducers.neural.nrae import (
 from rae_explore.reducers.neural.vanilla import VanillaAE
 
 
-def _swiss_roll(n, seed, d=10):
-    """A noiseless swiss roll (a curved 2-d manifold) rotated into ``d`` dimensions."""
-    from sklearn.datasets import make_swiss_roll
-
-    X3, _ = make_swiss_roll(n, noise=0.0, random_state=seed)
-    Q = np.linalg.qr(np.random.default_rng(0).standard_normal((d, 3)))[0]
-    return (X3 @ Q.T).astype(np.float32)
+def _spiral(n, noise, seed):
+    """The NRAE reference's toy manifold ("swiss_role" in loader/synthetic_dataset.py): one turn of a
+    spiral, radius 0.1 -> 3, squashed by 0.6 vertically, ``n`` evenly spaced points plus Gaussian noise."""
+    i = np.arange(n)
+    r = 0.1 + i * (3.0 - 0.1) / (n - 1)
+    theta = i * 2 * np.pi / n
+    X = np.stack([r * np.cos(theta), 0.6 * r * np.sin(theta)], axis=1)
+    return (X + noise * np.random.default_rng(seed).standard_normal(X.shape)).astype(np.float32)
 
 
 class _Decoder(torch.nn.Module):
@@ -64,29 +65,76 @@ def test_neighbor_graph_excludes_self_and_uses_training_rows(rng):
     np.testing.assert_array_equal(J[:, 0], train[d.argmin(1)])
 
 
-def test_nrae_lowers_its_neighbourhood_loss_on_a_swiss_roll():
-    """NRAE trains its own objective down on a curved manifold, and the error helper measures that objective.
+def test_nrae_reconstructs_neighbourhoods_better_than_the_vanilla_ae():
+    """Issue 12's defining property, in the NRAE paper's own toy setting, over three seeds.
 
-    Issue 12 asked for "NRAE's neighbour reconstruction error lower than the Vanilla AE's at equal
-    code size". Measured while building this (same architecture, ELU, same budget): swiss roll
-    600 x 10 -> 2, held-out error lower for NRAE with seed 0 only (0.166 vs 0.188; seeds 1, 2:
-    0.271 vs 0.170, 0.229 vs 0.209); a noisy arc (30 points, 10-d -> 1, as the NRAE paper's toy)
-    higher for NRAE with every seed, even on its own training neighbourhoods. That comparison is
-    therefore not asserted here. On real data it goes the other way: on sift5k -> 32, NRAE keeps
-    more neighbours than the Vanilla AE (10-R@10 0.575 vs 0.517, notebook 05).
+    The reference's "geometry preserving" experiment (configs/NRAEL_toy_geometry_preserving.yml):
+    30 points of a spiral with noise 0.01, a 1-d code, ELU networks of width 512, Adam at 1e-3,
+    a graph of 2 neighbours with 1 drawn per centre (the centre included) and the binary kernel's
+    lambda = 2; the Vanilla AE gets the same network and budget. Our networks have one hidden
+    layer each side (the reference three), and the budget is CI-sized: 700 full-batch steps
+    instead of 2,001 epochs of two batches. The neighbour reconstruction error on the training
+    graph (the neighbour term of Eq. 5) is then lower for NRAE with every seed; measured while
+    building this (2 loaded cores): 0.162/0.157/0.160/0.160 against 0.177/0.181/0.190/0.193
+    (seeds 0-3); after 1,000 steps 0.151/0.150/0.150 against 0.188/0.188/0.195. What NRAE does not
+    buy: new points' own reconstruction (a dense noiseless test curve) is worse than the Vanilla
+    AE's at both budgets (e.g. 0.133 vs 0.125 at 1,000 steps, seed 0), and held-out centres with
+    their neighbours among the training rows favour NRAE only at the longer budget (0.142/0.136/
+    0.138 against 0.149/0.145/0.148), so neither is asserted here.
     """
-    X, Xtest = _swiss_roll(400, 0), _swiss_roll(200, 1)
-    kw = dict(hidden=64, activation="elu", max_epochs=25, batch_size=64, lr=3e-3, random_state=0, device="cpu",
-              patience=None)
-    nr = NRAE(2, n_neighbors=8, n_sampled=2, approx="linear", **kw).fit(X)
-    h = nr.history_
-    assert h[-1]["neighbors"] < 0.5 * h[0]["neighbors"] and h[-1]["center"] < h[0]["center"]
-    assert nr.neighbors_.shape == (400, 8)
-    # the evaluation helper on the training rows: the same quantity as the loss's neighbour term
-    err = neighborhood_reconstruction_error(nr, X, n_neighbors=8)
-    assert 0 < err < 2 * h[-1]["val_loss"] + 1.0
-    ae = VanillaAE(2, **kw).fit(X)
-    assert np.isfinite(neighborhood_reconstruction_error(ae, Xtest, n_neighbors=8))
+    kw = {"hidden": 512, "activation": "elu", "max_epochs": 700, "batch_size": 30, "lr": 1e-3,
+          "validation_fraction": 0.0, "patience": None, "device": "cpu"}
+    for seed in range(3):
+        X = _spiral(30, 0.01, seed)
+        nr = NRAE(1, n_neighbors=2, n_sampled=1, kernel_lambda=2.0, random_state=seed, **kw).fit(X)
+        ae = VanillaAE(1, random_state=seed, **kw).fit(X)
+        e_nr = neighborhood_reconstruction_error(nr, X, n_neighbors=2)
+        e_ae = neighborhood_reconstruction_error(ae, X, n_neighbors=2)
+        assert e_nr < 0.95 * e_ae, (seed, e_nr, e_ae)
+        if seed == 0:
+            h = nr.history_
+            assert nr.neighbors_.shape == (30, 2) and len(h) == 700
+            assert h[-1]["neighbors"] < 0.5 * h[0]["neighbors"] and h[-1]["center"] < h[0]["center"]
+
+
+def test_neighborhood_error_with_a_reference_set(X):
+    nr = NRAE(4, hidden=16, max_epochs=2, random_state=0, device="cpu", n_neighbors=3).fit(X)
+    # each row's nearest reference row is itself: dz = 0, the plain reconstruction error
+    m = nr.module_
+    with torch.no_grad():
+        xs = m.prep(torch.as_tensor(X))
+        mse = float(((m.decode_std(m.encode_std(xs)) - xs) ** 2).mean())
+    assert neighborhood_reconstruction_error(nr, X, n_neighbors=1, reference=X) == pytest.approx(mse, rel=1e-5)
+    # held-out centres, neighbours among other rows: the k nearest of the reference, as computed by hand
+    A, B = X[:30], X[30:]
+    got = neighborhood_reconstruction_error(nr, A, n_neighbors=2, reference=B)
+    nbr = np.argsort(((A[:, None] - B[None]) ** 2).sum(-1), axis=1)[:, :2]
+    with torch.no_grad():
+        za, zb = m.encode_std(m.prep(torch.as_tensor(A))), m.encode_std(m.prep(torch.as_tensor(B)))
+        rec = local_reconstruction(m, za, zb[torch.as_tensor(nbr)])
+        want = float(((rec - m.prep(torch.as_tensor(B))[torch.as_tensor(nbr)]) ** 2).mean())
+    assert got == pytest.approx(want, rel=1e-5)
+    with pytest.raises(ValueError, match=r"n_neighbors must be an integer in \[1, len\(reference\) = 5\]"):
+        neighborhood_reconstruction_error(nr, A, n_neighbors=6, reference=B[:5])
+
+
+def test_centre_term_comes_from_the_jvp_primal():
+    dec = _Decoder()
+    z_c = torch.randn(4, 2, dtype=torch.float64)
+    z_n = z_c[:, None] + 0.1 * torch.randn(4, 3, 2, dtype=torch.float64)
+    for approx in ("linear", "quadratic"):
+        rec, f_c = local_reconstruction(dec, z_c, z_n, approx, return_centre=True)
+        torch.testing.assert_close(f_c, dec.decode_std(z_c))
+        torch.testing.assert_close(rec, local_reconstruction(dec, z_c, z_n, approx))
+
+
+def test_auto_epochs_count_the_neighbours(X):
+    """NRAE encodes 1 + n_sampled rows per training row: "auto" gives it that many times fewer passes."""
+    from rae_explore.reducers.neural.base import auto_epochs
+
+    assert auto_epochs(4050) == 30 and auto_epochs(4050, 2) == 15 and auto_epochs(90000, 2) == 4
+    nr = NRAE(4, hidden=8, n_neighbors=4, n_sampled=2, random_state=0, device="cpu", patience=None).fit(X)
+    assert nr.training_params_["max_epochs"] == 10 and len(nr.history_) == 10
 
 
 def test_neighborhood_reconstruction_error_by_hand(X):
