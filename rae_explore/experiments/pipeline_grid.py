@@ -15,6 +15,7 @@ import functools
 import json
 import warnings
 
+from ..index.lattice import evaluate_lattice, lattice_bits
 from ..index.measure import PAPER_RECALLS, evaluate_pipeline, needed_k, sweep_pipeline
 from ..index.pipeline import fit_reduction
 from ..index.validate import check_index_factory, check_search_params
@@ -49,7 +50,9 @@ def pipeline_configs(dataset, reducers=(None,), dims=(), indexes=("Flat",), *, d
         Reduced dimensions; floats in (0, 1] are fractions of the dataset's ``d``, resolved in
         the task (``0.5`` -> ``d // 2``).
     indexes : sequence of str
-        faiss ``index_factory`` strings.
+        faiss ``index_factory`` strings, or ``"Lattice{b}"``: the reduced vectors L2-normalised and
+        coded on a Zn lattice of ``b`` bits (:mod:`rae_explore.index.lattice`, the Catalyzer's
+        pairing; no search parameters, sweep or re-ranking apply to it).
     dataset_params : dict, optional
         Passed to :func:`rae_explore.data.datasets.load_dataset` (``seed``, ``n_samples``, ...).
     reducer_params : dict, optional
@@ -72,7 +75,8 @@ def pipeline_configs(dataset, reducers=(None,), dims=(), indexes=("Flat",), *, d
     if isinstance(indexes, str):
         indexes = [indexes]
     for ix in indexes:
-        check_index_factory(ix)
+        if lattice_bits(ix) is None:
+            check_index_factory(ix)
     search_params = check_search_params(search_params) or None
     if isinstance(sweep, dict):
         for name, values in sweep.items():
@@ -125,7 +129,11 @@ def run_pipeline_config(config):
                             json.dumps(cfg.get("reducer_params") or {}, sort_keys=True), cfg.get("random_state", 0))
     common = dict(rerank_k=cfg.get("rerank_k"), recalls=recalls, n_threads=cfg.get("n_threads", 1),
                   random_state=cfg.get("random_state", 0), n_single=cfg.get("n_single", 100))
-    if cfg.get("sweep"):
+    bits = lattice_bits(cfg["index"])
+    if bits is not None:
+        rows = [evaluate_lattice(ds, bits, red, recalls=recalls, n_threads=common["n_threads"],
+                                 random_state=common["random_state"], n_single=common["n_single"])]
+    elif cfg.get("sweep"):
         rows = sweep_pipeline(ds, cfg["index"], red, sweep=cfg["sweep"], **common)
     else:
         rows = [evaluate_pipeline(ds, cfg["index"], red, search_params=cfg.get("search_params"), **common)]

@@ -22,11 +22,11 @@ by default), to set next to PCA or OPQ + PQ at the same number of bits (``PQ{b/8
 import functools
 import logging
 import math
+import re
 import time
 
 import faiss
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from ..threads import limit_threads
 from ..validation import as_float32, check_int, check_k, check_metric, check_same_dim
@@ -38,7 +38,7 @@ from .measure import (
     measure_search,
     needed_k,
 )
-from .pipeline import FittedReduction, fit_reduction
+from .pipeline import FittedReduction, SearchPipeline, fit_reduction
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,20 @@ MAX_SPHERE_DIM = 64
 MAX_SPHERE_BITS = 64
 #: Largest squared radius faiss's Zn search accepts.
 MAX_R2 = 512
+
+_LATTICE_NAME = re.compile(r"^\s*lattice\s*(\d+)\s*$", re.IGNORECASE)
+
+
+def lattice_bits(index):
+    """Bits of a lattice index name ``"Lattice{b}"`` (``"Lattice64"`` -> 64), None for any other string.
+
+    Grids and the ``pipeline`` command take this name next to faiss ``index_factory`` strings.
+    """
+    match = _LATTICE_NAME.match(index) if isinstance(index, str) else None
+    if match is None:
+        return None
+    return check_int(int(match.group(1)), "the bits of a Lattice index", low=1,
+                     what='a positive number of bits, e.g. "Lattice64"')
 
 
 @functools.cache
@@ -192,7 +206,7 @@ class LatticeCodec:
                 f"{self.code_bits} bits)")
 
 
-class LatticePipeline(BaseEstimator):
+class LatticePipeline(SearchPipeline):
     """Reducer (the Catalyzer by default) + lattice code of ``bits`` bits; asymmetric flat search.
 
     Parameters
@@ -277,20 +291,9 @@ class LatticePipeline(BaseEstimator):
         logger.info("lattice %s on %d x %d in %.3f s", self.codec_, xb_r.shape[0], self.d_out_, t2 - t0)
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "index_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this LatticePipeline is not fitted yet; call fit(xb) first")
-
     def reduce(self, X):
         """Queries as the index sees them: normalised for the metric, reduced, L2-normalised; float32."""
-        self._check_fitted()
-        X = as_float32(X, "xq")
-        if X.shape[1] != self.d_in_:
-            raise ValueError(f"dimension mismatch: the queries have {X.shape[1]} columns but the pipeline was "
-                             f"fitted on {self.d_in_}-d vectors; queries must come from the same embedding model")
-        X = for_metric(X, self.metric, "xq")
+        X = self._prepare_queries(X)
         if self.reducer_ is not None:
             X = as_float32(np.asarray(self.reducer_.transform(X)), "reduced xq")
         return l2_normalize(X, "reduced xq")
@@ -344,4 +347,5 @@ def evaluate_lattice(dataset, bits, reducer="catalyzer", *, n_components=None, r
     return _finish(row)
 
 
-__all__ = ["LATTICE_RECALLS", "LatticeCodec", "LatticePipeline", "evaluate_lattice", "lattice_r2", "sphere_bits"]
+__all__ = ["LATTICE_RECALLS", "LatticeCodec", "LatticePipeline", "evaluate_lattice", "lattice_bits", "lattice_r2",
+           "sphere_bits"]

@@ -98,7 +98,29 @@ def _check_n_threads(n_threads):
 
 
 # --------------------------------------------------------------------------- the pipeline
-class IndexPipeline(BaseEstimator):
+class SearchPipeline(BaseEstimator):
+    """What every fitted pipeline shares: the fitted check and the queries' preparation.
+
+    Subclasses set ``index_`` (a faiss index), ``d_in_`` and ``metric`` in ``fit``.
+    """
+
+    def _check_fitted(self):
+        if not hasattr(self, "index_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(xb) first")
+
+    def _prepare_queries(self, X):
+        """Queries ``X`` (nq, d_in) checked against the fitted dimension and normalised for the metric."""
+        self._check_fitted()
+        X = as_float32(X, "xq")
+        if X.shape[1] != self.d_in_:
+            raise ValueError(f"dimension mismatch: the queries have {X.shape[1]} columns but the pipeline was "
+                             f"fitted on {self.d_in_}-d vectors; queries must come from the same embedding model")
+        return for_metric(X, self.metric, "xq")
+
+
+class IndexPipeline(SearchPipeline):
     """Reducer (optional) + faiss index, fitted on a base; search with the same reduction.
 
     Parameters
@@ -223,21 +245,10 @@ class IndexPipeline(BaseEstimator):
                     xb_r.shape[0], self.d_out_, self.d_in_, t2 - t0, search_params_of(index))
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "index_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this IndexPipeline is not fitted yet; call fit(xb) first")
-
     # ---- searching
     def reduce(self, X):
         """Queries as the index sees them: normalised (cosine), reduced, normalised again; float32."""
-        self._check_fitted()
-        X = as_float32(X, "xq")
-        if X.shape[1] != self.d_in_:
-            raise ValueError(f"dimension mismatch: the queries have {X.shape[1]} columns but the pipeline was "
-                             f"fitted on {self.d_in_}-d vectors; queries must come from the same embedding model")
-        X = for_metric(X, self.metric, "xq")
+        X = self._prepare_queries(X)  # the fitted check first: reducer_ exists only after fit
         return _apply_reducer(self.reducer_, X, self.metric)
 
     def set_search_params(self, **params):

@@ -60,3 +60,14 @@ def test_run_grid_isolates_configs_in_a_child_and_records_what_kills_it(tmp_path
     with pytest.raises(ValueError, match="M \\(neighbours per node\\) = 1"):
         run_grid(pipeline_configs("digits", [None], [], ["HNSW1"]), tmp_path / "b.jsonl")
     assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_lattice_configs_run_next_to_pq_at_equal_bits():
+    cfgs = pipeline_configs("digits", ["pca"], [16], ["Lattice32", "PQ4x8"], dataset_params={"n_samples": 600},
+                            n_single=2)
+    assert [c["index"] for c in cfgs] == ["Lattice32", "PQ4x8"]
+    lat = run_pipeline_config(cfgs[0])[0]
+    assert lat["status"] == "ok" and lat["index"] == "Lattice32" and lat["code_bits"] <= 32
+    assert lat["index_bytes"] == lat["nb"] * 4 and 0 < lat["1-R@10"] <= 1
+    with pytest.raises(ValueError, match="Lattice index must be"):
+        pipeline_configs("digits", ["pca"], [16], ["Lattice0"])

@@ -12,6 +12,7 @@ from rae_explore.index.lattice import (
     LatticeCodec,
     LatticePipeline,
     evaluate_lattice,
+    lattice_bits,
     lattice_r2,
     sphere_bits,
 )
@@ -67,7 +68,7 @@ def test_pipeline_recall_grows_with_bits_and_rows_are_complete(small):
 
 def test_pipeline_search_and_errors(small):
     pipe = LatticePipeline(16, "pca", n_components=8)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="this LatticePipeline is not fitted yet"):
         pipe.search(small.xq, 5)
     D, I = pipe.fit(small.xb).search(small.xq, 5)
     assert I.shape == (small.nq, 5) and I.dtype == np.int64 and (np.diff(D, axis=1) >= 0).all()
@@ -85,3 +86,14 @@ def test_one_reduction_coded_at_several_budgets(small):
     assert a.reducer_ is b.reducer_ is red.reducer and a.code_bits_ <= 8 < b.code_bits_ <= 24
     with pytest.raises(ValueError, match="reduced 600 base vectors but xb has 100"):
         LatticePipeline(8, red).fit(small.xb[:100])
+
+
+@pytest.mark.parametrize("name, bits", [("Lattice64", 64), ("lattice 16", 16), ("Flat", None), ("IVF64,PQ8", None),
+                                        (None, None)])
+def test_lattice_names_among_index_strings(name, bits):
+    assert lattice_bits(name) == bits
+
+
+def test_lattice_name_with_zero_bits_is_refused():
+    with pytest.raises(ValueError, match="Lattice index must be"):
+        lattice_bits("Lattice0")

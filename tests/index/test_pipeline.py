@@ -117,3 +117,20 @@ def test_search_errors(small):
 
     with pytest.raises(NotFittedError):
         IndexPipeline("Flat").search(small.xq, 1)
+
+
+def test_index_and_lattice_pipelines_share_one_query_check(small):
+    """The fitted check and the queries' dimension check live once, in SearchPipeline."""
+    from sklearn.exceptions import NotFittedError
+
+    from rae_explore.index.lattice import LatticePipeline
+    from rae_explore.index.pipeline import SearchPipeline
+
+    for pipe in (IndexPipeline("Flat", "pca", n_components=8), LatticePipeline(16, "pca", n_components=8)):
+        assert isinstance(pipe, SearchPipeline)
+        assert "_check_fitted" not in type(pipe).__dict__ and "_prepare_queries" not in type(pipe).__dict__
+        with pytest.raises(NotFittedError, match=f"this {type(pipe).__name__} is not fitted yet"):
+            pipe.reduce(small.xq)
+        pipe.fit(small.xb)
+        with pytest.raises(ValueError, match="the queries have 10 columns but the pipeline was fitted on 32-d"):
+            pipe.reduce(small.xq[:, :10])

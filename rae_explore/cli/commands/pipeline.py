@@ -3,7 +3,11 @@
 ``rae-explore pipeline run DATASET --reducers none pca rae --dims 0.5 0.25 --index Flat HNSW32
 "IVF256,PQ16" --out results.jsonl`` evaluates the grid reducers x dims x indexes (resuming a
 previous run of the same file), and ``rae-explore pipeline table results.jsonl`` prints the
-autoencoder paper's table from it.
+autoencoder paper's table from it. Learned compressors are reducers like any other
+(``--reducers catalyzer ccst``), and ``LatticeB`` next to the index strings codes the reduced,
+L2-normalised vectors on a Zn lattice of B bits, the spreading-vectors pairing: ``--reducers
+catalyzer pca --dims 32 --index Lattice64 PQ8`` sets "catalyzer + lattice" beside "PCA + PQ" at
+64 bits.
 """
 
 from . import add_cluster_options, cluster, json_object_option
@@ -39,10 +43,13 @@ def register(sub):
 
     r = psub.add_parser("run", help="evaluate reducers x dims x index strings; resumable, written atomically")
     r.add_argument("dataset", help="dataset name (see `rae-explore datasets`)")
-    r.add_argument("--reducers", nargs="+", default=["none"], help="reducer names; 'none' = original vectors")
+    r.add_argument("--reducers", nargs="+", default=["none"],
+                   help="reducer names (e.g. pca rae catalyzer ccst); 'none' = original vectors")
     r.add_argument("--dims", nargs="*", type=_dim, default=[],
                    help="reduced dimensions; a float in (0, 1] is a fraction of d (0.5 = d/2)")
-    r.add_argument("--index", nargs="+", default=["Flat"], help='faiss index_factory strings, e.g. HNSW32 "IVF256,PQ16"')
+    r.add_argument("--index", nargs="+", default=["Flat"],
+                   help='faiss index_factory strings, e.g. HNSW32 "IVF256,PQ16"; LatticeB = a Zn lattice code of B bits '
+                        '(e.g. Lattice64, next to PQ8 at the same 64 bits)')
     r.add_argument("--search-params", nargs="*", type=_kv, default=[], metavar="NAME=VALUE",
                    help="search parameters for every index, e.g. nprobe=16 (faiss defaults otherwise)")
     r.add_argument("--sweep", action="store_true", help="sweep the default search parameters (recall vs QPS)")

@@ -14,17 +14,23 @@ maps the (standardised, :mod:`.base`) input to the unit sphere, where a lattice 
   is drawn, once per epoch, uniformly among the ``rank_positive`` exact nearest neighbours of
   ``x_i`` in the input space (itself excluded; exact faiss search, :mod:`rae_explore.neighbors.knn`),
   the negative ``n`` is the ``rank_negative``-th nearest neighbour of ``f(x_i)`` among the
-  training codes, recomputed before every epoch (hard but not too hard: the paper's choice);
+  training codes, recomputed before every epoch (hard but not too hard: the paper's choice):
+  exact up to 20,000 training rows, above that from a faiss IVF index (the search is O(n²) and
+  dominated the fit at 100,000 rows; the reference's CPU path is approximate too, HNSW);
 - ``L_KoLeo`` (:func:`~rae_explore.reducers.neural.losses.koleo_loss`) on the anchors' codes of
   each batch, weight λ = ``lambda_uniform``: spreads the codes over the sphere.
 
-Optimisation as in the reference: SGD with momentum 0.9 and a stepped learning rate, the
-epochs split into equal stages with ``lr * lr_steps[s]`` (the reference's
+As in the reference, anchors, positives and negatives go through the network as three
+batches (BatchNorm normalises each with its own statistics). Optimisation as in the reference:
+one SGD optimiser with momentum 0.9 and a stepped learning rate set per epoch (the trainer's
+``lr_schedule``), the epochs split into equal stages with ``lr * lr_steps[s]`` (the reference's
 ``--lr_schedule 0.1,0.1,0.05,0.01`` is ``lr=0.1, lr_steps=(1, 1, 0.5, 0.1)``). ``preset="paper"``
 sets the reference's size: ``d_int = 1024``, batch 64, 160 epochs, that schedule. The defaults
-(``d_int = 256``, the reference's batch of 64, 8 epochs) fit sift5k (4,500 x 128 -> 32) in
-about 20 s and minilm-wordnet (9,000 x 384 -> 96) in about a minute on 2 busy CPU cores
-(``benchmarks/bench_catalyzer.py``).
+(``d_int = 256``, the reference's batch of 64, 8 epochs) fit sift5k (4,500 x 128 -> 32) and
+minilm-wordnet (9,000 x 384 -> 96) in about a minute each on 2 CPU cores shared with other jobs
+(load average 8; ``benchmarks/bench_catalyzer.py``), an epoch in 0.65-0.77 of the reference
+code's time beside it. ``self_positive=True`` with ``negatives="hnsw"`` trains as the reference
+code does on CPU.
 
 >>> cat = Catalyzer(32, random_state=0).fit(xb)        # doctest: +SKIP
 >>> Z = cat.transform(xq)                               # float32 (nq, 32), unit rows
@@ -111,18 +117,77 @@ def catalyzer_net(n_features, n_components, hidden, normalize_input=False):
     return _net_class()(n_features, n_components, hidden, normalize_input)
 
 
-def triplet_positives(X, rank_positive):
-    """Ids (n, rank_positive) of each row's exact nearest other rows of ``X`` (n, d), nearest first."""
+def triplet_positives(X, rank_positive, include_self=False):
+    """Ids (n, rank_positive) of each row's exact nearest rows of ``X`` (n, d), nearest first.
+
+    ``include_self=False``: the nearest *other* rows. True: the row itself counts among them (it
+    is its own nearest, so the list is itself and its ``rank_positive - 1`` nearest others), as
+    the reference code's ground truth does.
+    """
     from ...neighbors.knn import knn_search
 
-    return knn_search(X, X, rank_positive, "l2", exclude_self=True)[1]
+    return knn_search(X, X, rank_positive, "l2", exclude_self=not include_self)[1]
 
 
-def triplet_negatives(codes, rank_negative):
-    """Id (n,) of each code's ``rank_negative``-th nearest other code (exact, L2), the Catalyzer's negative."""
-    from ...neighbors.knn import knn_search
+#: ``negatives="auto"`` searches exactly up to this many training rows, with an IVF index above.
+EXACT_NEGATIVES_MAX_ROWS = 20_000
+NEGATIVE_SEARCHES = ("auto", "exact", "ivf", "hnsw")
 
-    return knn_search(codes, codes, rank_negative, "l2", exclude_self=True)[1][:, -1]
+
+def triplet_negatives(codes, rank_negative, search="exact", random_state=0):
+    """Id (n,) of each code's ``rank_negative``-th nearest other code (L2), the Catalyzer's negative.
+
+    Parameters
+    ----------
+    codes : ndarray, float32, shape (n, m)
+    rank_negative : int, ``1 <= rank_negative <= n - 1``
+    search : {"exact", "ivf", "hnsw"}
+        ``"exact"``: faiss brute force (:func:`rae_explore.neighbors.knn.knn_search`), O(n²).
+        ``"hnsw"``: the reference's CPU path, for comparisons with it: a faiss ``HNSW32`` graph
+        searched with ``efSearch = 64`` for ``rank_negative`` results with the row itself among
+        them (so the negative is about the ``rank_negative - 1``-th other code). Slower than
+        exact at 100,000 x 32 on 2 cores (measured), so never chosen by ``"auto"``.
+        ``"ivf"``: a faiss ``IndexIVFFlat`` with ``4 sqrt(n)`` lists trained on a sample,
+        ``nprobe = 16``: an approximate rank, as the reference's CPU path (HNSW32, efSearch 64)
+        is approximate; a row for which fewer than ``rank_negative + 1`` codes were found takes
+        the farthest one found.
+    random_state : int
+        Seeds the IVF training sample.
+    """
+    if search == "exact":
+        from ...neighbors.knn import knn_search
+
+        return knn_search(codes, codes, rank_negative, "l2", exclude_self=True)[1][:, -1]
+    if search not in ("ivf", "hnsw"):
+        raise ValueError(f"search must be 'exact', 'ivf' or 'hnsw', got {search!r}")
+    import faiss
+
+    if search == "hnsw":
+        index = faiss.IndexHNSWFlat(codes.shape[1], 32)
+        index.add(np.ascontiguousarray(codes, dtype=np.float32))
+        index.hnsw.efSearch = 64
+        I = index.search(np.ascontiguousarray(codes, dtype=np.float32), rank_negative)[1]
+        found = (I >= 0).sum(axis=1)
+        return I[np.arange(len(I)), np.maximum(found - 1, 0)].astype(np.int64)
+
+    n, m = codes.shape
+    nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
+    rng = np.random.default_rng(random_state)
+    sample = codes[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))]
+    quantizer = faiss.IndexFlatL2(m)
+    index = faiss.IndexIVFFlat(quantizer, m, nlist)
+    index.cp.seed = int(rng.integers(2**31))
+    index.cp.min_points_per_centroid = 1  # a sample of 64 per list: faiss need not warn
+    index.train(sample)
+    index.add(codes)
+    index.nprobe = min(16, nlist)
+    _, I = index.search(codes, rank_negative + 1)
+    found = (I >= 0).sum(axis=1)
+    # the self match is (nearly always) rank 0; the rank_negative-th other code is column rank_negative
+    own = I[:, 0] == np.arange(n)
+    col = np.where(own, rank_negative, rank_negative - 1)
+    col = np.minimum(col, found - 1)
+    return I[np.arange(n), col].astype(np.int64)
 
 
 def _stages(max_epochs, n_steps):
@@ -149,6 +214,15 @@ class Catalyzer(NeuralReducer):
         ``rank_positive <= rank_negative <= n - 1``.
     normalize_input : bool
         L2-normalise the input rows first (cosine data).
+    self_positive : bool
+        False (the issue's rule): positives are drawn among the ``rank_positive`` nearest *other*
+        rows. True: among the row itself and its ``rank_positive - 1`` nearest others, as the
+        reference code's ground truth includes the query (a triplet whose positive is the
+        anchor has zero loss, so the triplet term weighs about 1/rank_positive less).
+    negatives : {"auto", "exact", "ivf", "hnsw"}
+        How each epoch's output-space neighbours are searched (:func:`triplet_negatives`):
+        ``"auto"`` is exact up to ``EXACT_NEGATIVES_MAX_ROWS`` (20,000) training rows, IVF above;
+        ``"hnsw"`` is the reference code's CPU search (for comparisons with it).
     preset : None or "paper"
         ``"paper"`` replaces ``hidden``, ``batch_size``, ``max_epochs``, ``lr`` and ``lr_steps``
         with the reference's (1024, 64, 160, 0.1, (1, 1, 0.5, 0.1)).
@@ -170,7 +244,7 @@ class Catalyzer(NeuralReducer):
     module_ : torch.nn.Module
         The trained network (``encode``).
     positives_ : int64 (n_samples, rank_positive)
-        Exact input-space neighbours of every training row (self excluded).
+        Exact input-space neighbours of every training row (self excluded unless ``self_positive``).
     negatives_ : int64 (n_samples,)
         The negatives of the last epoch.
     history_ : list of dict
@@ -184,14 +258,17 @@ class Catalyzer(NeuralReducer):
     method = "catalyzer"
 
     def __init__(self, n_components=2, *, hidden=256, lambda_uniform=0.05, rank_positive=10, rank_negative=50,
-                 normalize_input=False, preset=None, max_epochs=8, batch_size=64, lr=0.1,
-                 lr_steps=(1.0, 1.0, 0.5, 0.1), weight_decay=0.0, device="auto", random_state=None, verbose=False):
+                 normalize_input=False, self_positive=False, negatives="auto", preset=None, max_epochs=8,
+                 batch_size=64, lr=0.1, lr_steps=(1.0, 1.0, 0.5, 0.1), weight_decay=0.0, device="auto",
+                 random_state=None, verbose=False):
         self.n_components = n_components
         self.hidden = hidden
         self.lambda_uniform = lambda_uniform
         self.rank_positive = rank_positive
         self.rank_negative = rank_negative
         self.normalize_input = normalize_input
+        self.self_positive = self_positive
+        self.negatives = negatives
         self.preset = preset
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -218,7 +295,9 @@ class Catalyzer(NeuralReducer):
             check_number(s, f"lr_steps[{i}]", low=0, low_open=True)
         check_number(self.weight_decay, "weight_decay", low=0)
         check_number(self.lambda_uniform, "lambda_uniform", low=0)
-        for name in ("normalize_input", "verbose"):
+        if self.negatives not in NEGATIVE_SEARCHES:
+            raise ValueError(f"negatives must be one of {NEGATIVE_SEARCHES}, got {self.negatives!r}")
+        for name in ("normalize_input", "self_positive", "verbose"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
@@ -277,7 +356,7 @@ class Catalyzer(NeuralReducer):
         # positives: exact input-space neighbours (the standardisation shifts and scales, changing no neighbour)
         positives = np.zeros((source.n, kp), np.int64)
         with limit_threads(faiss="idle"):
-            positives[train_rows] = train_rows[triplet_positives(prep, kp)]
+            positives[train_rows] = train_rows[triplet_positives(prep, kp, include_self=bool(self.self_positive))]
         self.positives_ = positives
         pos_t = torch.zeros(source.n, dtype=torch.long)
         neg_t = torch.zeros(source.n, dtype=torch.long)
@@ -286,6 +365,10 @@ class Catalyzer(NeuralReducer):
         per_epoch = math.ceil(n / bs)
         lam = float(self.lambda_uniform)
         state = {"neg": None, "changed": float("nan")}
+        search = self.negatives
+        if search == "auto":
+            search = "exact" if n <= EXACT_NEGATIVES_MAX_ROWS else "ivf"
+        self.negative_search_ = search
 
         def new_epoch(step, model):
             if step % per_epoch:
@@ -295,7 +378,7 @@ class Catalyzer(NeuralReducer):
             pos_t[train_rows] = torch.as_tensor(positives[train_rows, ranks])
             codes = self._encode_rows(model, source, train_rows)
             with limit_threads(faiss="idle"):  # busy cores: a 2-thread search waits for its descheduled peer
-                neg = train_rows[triplet_negatives(codes, kn)]
+                neg = train_rows[triplet_negatives(codes, kn, search, random_state=int(rng.integers(2**31)))]
             state["changed"] = float("nan") if state["neg"] is None else float((neg != state["neg"]).mean())
             state["neg"] = neg
             neg_t[train_rows] = torch.as_tensor(neg)
@@ -303,9 +386,13 @@ class Catalyzer(NeuralReducer):
 
         def loss_fn(model, xb, rows):
             B = len(rows)
-            xs = torch.cat([xb, source.take(pos_t[rows]), source.take(neg_t[rows])])
-            z = model.encode(xs)
-            a, p, q = z[:B], z[B:2 * B], z[2 * B:]
+            # three forward passes, as the reference: BatchNorm sees anchors, positives and negatives apart
+            a = model.encode(xb)
+            if B < 2:  # BatchNorm needs two rows: a last batch of one row goes with its triplet
+                z = model.encode(torch.cat([xb, source.take(pos_t[rows]), source.take(neg_t[rows])]))
+                a, p, q = z[:1], z[1:2], z[2:]
+            else:
+                p, q = model.encode(source.take(pos_t[rows])), model.encode(source.take(neg_t[rows]))
             per_row = torch.relu(torch.nn.functional.pairwise_distance(a, p)
                                  - torch.nn.functional.pairwise_distance(a, q))
             triplet = per_row.mean()
@@ -319,24 +406,13 @@ class Catalyzer(NeuralReducer):
         def callback(epoch, model):
             return {"negatives_changed": state["changed"]}
 
-        history, epoch0, step0 = [], 0, 0
-        for stage, n_epochs in _stages(int(params["max_epochs"]), len(params["lr_steps"])):
-            lr = float(params["lr"]) * float(params["lr_steps"][stage])
-            # one fit_torch call per stage: it keeps one learning rate (scheduler=None), so the
-            # momentum buffers restart at each of the few stage boundaries
-            hist = fit_torch(module, loss_fn, source, max_epochs=n_epochs, batch_size=bs, lr=lr, optimizer="sgd",
-                             weight_decay=float(self.weight_decay), scheduler=None, rows=train_rows,
-                             random_state=(seed + 7 * stage) % 2**63, device=dev, callback=callback,
-                             verbose=self.verbose, desc=f"Catalyzer lr={lr:g}", pass_rows=True, on_step=new_epoch)
-            for row in hist:
-                row["epoch"] += epoch0
-                row["step"] += step0
-            if history:
-                for row in hist:
-                    row["seconds"] += history[-1]["seconds"]
-            history += hist
-            epoch0, step0 = history[-1]["epoch"], history[-1]["step"]
-            module.train()
+        max_epochs = int(params["max_epochs"])
+        stage_of = np.concatenate([np.full(e, s) for s, e in _stages(max_epochs, len(params["lr_steps"]))])
+        lrs = [float(params["lr"]) * float(params["lr_steps"][st]) for st in stage_of]
+        history = fit_torch(module, loss_fn, source, max_epochs=max_epochs, batch_size=bs, lr=lrs[0], optimizer="sgd",
+                            weight_decay=float(self.weight_decay), scheduler=None, lr_schedule=lrs.__getitem__,
+                            rows=train_rows, random_state=seed, device=dev, callback=callback, verbose=self.verbose,
+                            desc="Catalyzer", pass_rows=True, on_step=new_epoch)
         self.negatives_ = state["neg"] if state["neg"] is not None else np.zeros(0, np.int64)
         return history
 
@@ -345,4 +421,5 @@ class Catalyzer(NeuralReducer):
         raise NotImplementedError("the Catalyzer has no decoder (it is trained for search, not reconstruction)")
 
 
-__all__ = ["PRESETS", "Catalyzer", "catalyzer_net", "triplet_negatives", "triplet_positives"]
+__all__ = ["EXACT_NEGATIVES_MAX_ROWS", "NEGATIVE_SEARCHES", "PRESETS", "Catalyzer", "catalyzer_net",
+           "triplet_negatives", "triplet_positives"]

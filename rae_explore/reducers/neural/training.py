@@ -161,7 +161,8 @@ def _split_loss(out):
 def fit_torch(model, loss_fn, X, *, steps=None, max_epochs=None, batch_size=128, lr=1e-3, optimizer="adam",
               weight_decay=0.0, parameters=None, scheduler="cosine", X_val=None, patience=None, random_state=0,
               device="cpu", callback=None, verbose=False, desc="training", rows=None, val_rows=None,
-              pass_rows=False, on_step=None, val_batch_size=8192, max_device_bytes=DEFAULT_DEVICE_BYTES):
+              pass_rows=False, on_step=None, val_batch_size=8192, max_device_bytes=DEFAULT_DEVICE_BYTES,
+              lr_schedule=None):
     """Train ``model`` by minibatch gradient descent on ``loss_fn(model, batch)``.
 
     Parameters
@@ -194,6 +195,10 @@ def fit_torch(model, loss_fn, X, *, steps=None, max_epochs=None, batch_size=128,
         What the optimiser updates; defaults to ``model.parameters()``.
     scheduler : {"cosine", None}
         Cosine annealing of the learning rate from ``lr`` to 0 over all steps.
+    lr_schedule : callable ``(epoch) -> float``, optional
+        A per-epoch learning rate instead: called with the epoch number (from 0) before each
+        pass and set on every parameter group, one optimiser throughout (so SGD's momentum
+        carries over between stages of a stepped schedule). Needs ``scheduler=None``.
     X_val : ndarray, optional
         Validation vectors: ``val_loss`` is logged per epoch (no grad, in blocks of
         ``val_batch_size`` rows, averaged by rows).
@@ -237,6 +242,13 @@ def fit_torch(model, loss_fn, X, *, steps=None, max_epochs=None, batch_size=128,
         raise ValueError("give X_val or val_rows, not both")
     if scheduler not in ("cosine", None):
         raise ValueError(f"scheduler must be 'cosine' or None, got {scheduler!r}")
+    if lr_schedule is not None:
+        if not callable(lr_schedule):
+            raise TypeError(f"lr_schedule must be a callable (epoch) -> learning rate, got "
+                            f"{type(lr_schedule).__name__}")
+        if scheduler is not None:
+            raise ValueError(f"lr_schedule sets the learning rate of every epoch; pass scheduler=None with it "
+                             f"(got scheduler={scheduler!r})")
     src = X if isinstance(X, BatchSource) else BatchSource(X, device, max_device_bytes)
     train_rows = torch.arange(src.n) if rows is None else torch.as_tensor(np.asarray(rows), dtype=torch.long)
     n = len(train_rows)
@@ -281,6 +293,12 @@ def fit_torch(model, loss_fn, X, *, steps=None, max_epochs=None, batch_size=128,
     model.train()
     while step < total and not stop:
         te = time.perf_counter()
+        if lr_schedule is not None:
+            epoch_lr = float(lr_schedule(epoch))
+            if not math.isfinite(epoch_lr) or epoch_lr < 0:
+                raise ValueError(f"lr_schedule({epoch}) gave {epoch_lr!r}; a learning rate must be finite and >= 0")
+            for group in opt.param_groups:
+                group["lr"] = epoch_lr
         perm = train_rows[torch.randperm(n, generator=gen)] if bs < n else train_rows
         loss_sum, rows_seen, parts_sum = 0.0, 0, {}
         for s in range(0, n, bs):

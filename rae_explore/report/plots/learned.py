@@ -1,4 +1,5 @@
-"""Figures and the claims check of notebook 05 (the compression paper's four learned compressors).
+"""Figures and the claims check of notebook 05 (the compression paper's four learned compressors,
+next to the search-oriented ones: the Catalyzer, CCST and NPP).
 
 - :func:`training_curves`: per-epoch training and held-out losses of each autoencoder (DCEC's
   pretraining and clustering phases in sequence), with a dropdown for the loss terms, and
@@ -13,11 +14,12 @@ import plotly.graph_objects as go
 from .base import layout, method_color, switchable
 
 #: Per-epoch history entries drawn by :func:`training_curves`, in dropdown order, when present.
-CURVE_TERMS = ("loss", "val_loss", "rec", "kl", "entropy", "center", "neighbors")
+CURVE_TERMS = ("loss", "val_loss", "rec", "kl", "entropy", "center", "neighbors", "triplet", "koleo")
 
 _LABELS = {"loss": "training loss", "val_loss": "held-out loss", "rec": "DCEC: reconstruction term",
            "kl": "DCEC: KL(P‖Q)", "entropy": "DCEC: entropy of q (nats)", "center": "NRAE: centre term",
-           "neighbors": "NRAE: neighbour term"}
+           "neighbors": "NRAE: neighbour term", "triplet": "Catalyzer: triplet term",
+           "koleo": "Catalyzer: KoLeo term"}
 
 
 def training_curves(histories, *, terms=None, title="Training curves"):
@@ -59,7 +61,7 @@ def training_curves(histories, *, terms=None, title="Training curves"):
     fig = switchable(go.Figure(), terms, lines, labels=lambda t: _LABELS.get(t, t), prefix="curve: ",
                      layout_updates=lambda t: {"yaxis.title.text": _LABELS.get(t, t)})
     layout(fig, title, "epoch (all phases)", _LABELS.get(terms[0], terms[0]))
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log")  # (the KoLeo term is negative: plotly leaves those points out of a log axis)
     return fig
 
 
@@ -68,8 +70,10 @@ def training_summary(fitted):
 
     Parameters
     ----------
-    fitted : dict of str -> NeuralReducer
-        Fitted reducers by method name (they carry ``history_``, ``n_iter_``, ``device_``).
+    fitted : dict of str -> fitted reducer
+        Fitted reducers by method name, with a ``history_`` (per-epoch dicts); ``n_iter_`` and
+        ``device_`` when they have them (NPP's history has one entry per mining round, no device:
+        "cpu", steps from its last entry).
 
     Returns
     -------
@@ -83,8 +87,11 @@ def training_summary(fitted):
     for name, red in fitted.items():
         h = red.history_
         last = h[-1] if h else {}
-        out.append({"method": name, "device": red.device_, "epochs": len(h), "steps": int(red.n_iter_),
-                    "train_s": float(sum(r.get("epoch_seconds", 0.0) for r in h)),
+        steps = getattr(red, "n_iter_", last.get("step", len(h)))
+        train_s = (sum(r.get("epoch_seconds", 0.0) for r in h) if any("epoch_seconds" in r for r in h)
+                   else last.get("seconds", np.nan))
+        out.append({"method": name, "device": getattr(red, "device_", "cpu"), "epochs": len(h), "steps": int(steps),
+                    "train_s": float(train_s),
                     "loss": float(last.get("loss", np.nan)), "val_loss": float(last.get("val_loss", np.nan))})
     return pd.DataFrame(out)
 

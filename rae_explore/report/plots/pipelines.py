@@ -227,3 +227,92 @@ def pipeline_table(df, *, by="index", title="Pipelines (autoencoder paper's colu
     layout(fig, title)
     fig.update_layout(height=min(HEIGHT + 200, 110 + 28 * (len(df) + 1)))
     return fig
+
+
+# ---- lattice codes against PQ at equal bits (the spreading-vectors table) ----
+_PQ_RE = re.compile(r"(?:^|,)PQ(\d+)(?:x(\d+))?(?:np)?$")
+
+
+def code_bits(index, bits=None):
+    """Bits per vector of a code index string: ``bits`` for ``"Lattice{b}"`` rows (the budget),
+    ``M * nbits`` for a trailing ``PQ{M}[x{nbits}]`` (nbits 8 by default), else None."""
+    from ...index.lattice import lattice_bits
+
+    b = lattice_bits(index)
+    if b is not None:
+        return int(bits) if bits is not None and bits == bits else b
+    m = _PQ_RE.search(str(index))
+    return None if m is None else int(m.group(1)) * int(m.group(2) or 8)
+
+
+def lattice_comparison(df, *, metrics=("1-R@1", "1-R@10", "10-R@10")):
+    """The spreading-vectors table: one row per (reducer, code family, bits), recalls as columns.
+
+    Parameters
+    ----------
+    df : DataFrame or list of dict
+        Pipeline rows (:func:`rae_explore.index.measure.evaluate_pipeline`,
+        :func:`rae_explore.index.lattice.evaluate_lattice`); rows whose index is neither a
+        lattice nor a PQ code are left out, and of a swept pipeline the best setting is kept.
+    metrics : sequence of str
+        Recall columns (those present are kept).
+
+    Returns
+    -------
+    DataFrame
+        ``reducer``, ``n_components``, ``code`` ("lattice" or "PQ"), ``bits``, ``pipeline`` and
+        the recalls, sorted by bits then code.
+    """
+    import pandas as pd
+
+    df = ok_rows(as_frame(df, "lattice_comparison"))
+    require_columns(df, ["pipeline", "reducer", "n_components", "index"], "lattice_comparison")
+    metrics = [m for m in metrics if m in df.columns]
+    if not metrics:
+        raise ValueError(f"lattice_comparison: none of the recall columns in {list(df.columns)}")
+    rows = []
+    for _, r in df.iterrows():
+        b = code_bits(r["index"], r.get("bits"))
+        if b is None:
+            continue
+        rows.append({"reducer": r["reducer"], "n_components": r["n_components"],
+                     "code": "lattice" if str(r["index"]).lower().startswith("lattice") else "PQ", "bits": b,
+                     "pipeline": r["pipeline"], **{m: r[m] for m in metrics}})
+    cols = ["reducer", "n_components", "code", "bits", "pipeline", *metrics]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame(rows)
+    out = out.sort_values(metrics[-1], ascending=False).drop_duplicates("pipeline")
+    return out.sort_values(["bits", "code", "reducer"], kind="stable").reset_index(drop=True)[cols]
+
+
+def lattice_recall_bits(df, *, metrics=("1-R@1", "1-R@10", "10-R@10"),
+                        title="Lattice codes against PQ at equal bits"):
+    """Recall against bits per vector: one line per (reducer, code), a dropdown over the recalls.
+
+    Solid lines are lattice codes of the reduced, L2-normalised vectors; dashed lines PQ codes
+    at the same number of bits (the spreading-vectors paper's comparison).
+    """
+    tab = lattice_comparison(df, metrics=metrics)
+    if tab.empty:
+        raise ValueError("lattice_recall_bits: no lattice or PQ rows to plot")
+    metrics = [m for m in metrics if m in tab.columns]
+    lines = list(dict.fromkeys(zip(tab["reducer"], tab["n_components"], tab["code"])))
+    reducers = list(dict.fromkeys(tab["reducer"]))
+
+    def traces(m):
+        for red, nc, code in lines:
+            g = tab[(tab["reducer"] == red) & (tab["n_components"] == nc) & (tab["code"] == code)]
+            yield go.Scatter(x=g["bits"], y=g[m], mode="lines+markers", name=f"{red}-{nc} + {code}",
+                             line=dict(color=method_color(red, reducers.index(red)),
+                                       dash="solid" if code == "lattice" else "dash"),
+                             customdata=g["pipeline"],
+                             hovertemplate=f"%{{customdata}}<br>%{{x}} bits<br>{metric_label(m)}=%{{y:.3f}}"
+                                           "<extra></extra>")
+
+    fig = switchable(go.Figure(), metrics, traces, labels=metric_label, prefix="recall: ",
+                     layout_updates=lambda m: {"yaxis.title.text": metric_label(m)})
+    layout(fig, title, "bits per vector", metric_label(metrics[0]))
+    fig.update_xaxes(type="log", dtick=np.log10(2), tickvals=sorted(set(tab["bits"])))
+    fig.update_yaxes(range=[0, 1.05])
+    return fig

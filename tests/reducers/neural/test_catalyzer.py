@@ -45,6 +45,10 @@ def test_positives_are_the_exact_input_neighbours_without_self(X, fitted):
     np.testing.assert_array_equal(triplet_positives(X, 5), ref)
     np.testing.assert_array_equal(fitted.positives_, ref)
     assert not (fitted.positives_ == np.arange(len(X))[:, None]).any()
+    # the reference's rule, on request: the point itself and its 4 nearest others
+    with_self = triplet_positives(X, 5, include_self=True)
+    np.testing.assert_array_equal(with_self[:, 0], np.arange(len(X)))
+    np.testing.assert_array_equal(with_self[:, 1:], ref[:, :4])
 
 
 def test_negatives_are_the_rank_th_output_neighbour_and_change_between_epochs(fitted):
@@ -103,3 +107,20 @@ def test_ranks_beyond_the_data_warn_and_shrink(X):
     assert cat.positives_.shape == (10, 5)
     with pytest.raises(NotImplementedError, match="no decoder"):
         cat.inverse_transform(np.zeros((1, 2), np.float32))
+
+
+def test_ivf_negatives_are_near_the_exact_rank_and_auto_picks_by_size(X):
+    codes = np.random.default_rng(1).standard_normal((1200, 4)).astype(np.float32)
+    exact = triplet_negatives(codes, 10)
+    approx = triplet_negatives(codes, 10, "ivf", random_state=0)
+    assert approx.shape == (1200,) and not (approx == np.arange(1200)).any()
+    assert (approx == exact).mean() > 0.9  # 16 probed lists of 4 sqrt(n): nearly always the exact 10th
+    ref_like = triplet_negatives(codes, 10, "hnsw")  # the reference's CPU search: self among the 10 found
+    assert (ref_like == _brute_knn(codes, 9)[:, -1]).mean() > 0.9
+    with pytest.raises(ValueError, match="search must be 'exact', 'ivf' or 'hnsw'"):
+        triplet_negatives(codes, 10, "flat")
+    assert Catalyzer(4, max_epochs=1, random_state=0, **FAST).fit(X[:100]).negative_search_ == "exact"
+    cat = Catalyzer(4, max_epochs=1, random_state=0, negatives="ivf", **FAST).fit(X[:100])
+    assert cat.negative_search_ == "ivf" and cat.negatives_.shape == (100,)
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        Catalyzer(4, negatives="flat", **FAST).fit(X[:50])

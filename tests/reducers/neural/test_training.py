@@ -126,3 +126,24 @@ def test_riemannian_adam_is_available():
 
     opt = make_optimizer("riemannian_adam", _model().parameters(), 1e-3)
     assert type(opt).__name__ == "RiemannianAdam"
+
+
+def test_lr_schedule_sets_each_epochs_rate_with_one_optimizer(rng):
+    X = _linear_problem(rng)
+    rates = [0.1, 0.1, 0.05, 0.01]
+    h = fit_torch(_model(), mse, X, max_epochs=4, batch_size=64, lr=rates[0], optimizer="sgd", scheduler=None,
+                  lr_schedule=rates.__getitem__)
+    assert [r["lr"] for r in h] == pytest.approx(rates)
+    # one optimiser keeps SGD's momentum across epochs; a fresh one per epoch (restarted momentum) trains differently
+    m1, m2 = _model(), _model()
+    fit_torch(m1, mse, X, max_epochs=4, batch_size=64, lr=0.1, optimizer="sgd", scheduler=None,
+              lr_schedule=rates.__getitem__, random_state=5)
+    for lr in rates:
+        fit_torch(m2, mse, X, max_epochs=1, batch_size=64, lr=lr, optimizer="sgd", scheduler=None, random_state=5)
+    assert not all(torch.allclose(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    with pytest.raises(ValueError, match="pass scheduler=None with it"):
+        fit_torch(_model(), mse, X, max_epochs=1, lr_schedule=rates.__getitem__)
+    with pytest.raises(TypeError, match="lr_schedule must be a callable"):
+        fit_torch(_model(), mse, X, max_epochs=1, scheduler=None, lr_schedule=0.1)
+    with pytest.raises(ValueError, match=r"lr_schedule\(0\) gave -1.0"):
+        fit_torch(_model(), mse, X, max_epochs=1, scheduler=None, lr_schedule=lambda e: -1.0)

@@ -65,3 +65,19 @@ def test_training_curves_and_summary():
     ae = VanillaAE(2, max_epochs=3, hidden=8, device="cpu", random_state=0).fit(X)
     s = learned.training_summary({"vanilla_ae": ae})
     assert s.loc[0, "epochs"] == 3 and s.loc[0, "steps"] == ae.n_iter_ and s.loc[0, "device"] == "cpu"
+
+
+def test_summary_of_reducers_without_epochs_or_device():
+    """NPP records mining rounds (step, loss, seconds) and has no device_: the summary still has its row."""
+    from types import SimpleNamespace
+
+    npp = SimpleNamespace(history_=[{"step": 100, "loss": 0.5, "seconds": 1.5}, {"step": 200, "loss": 0.3,
+                                                                                   "seconds": 2.5}])
+    cat = SimpleNamespace(history_=[{"epoch": 1, "loss": 0.2, "triplet": 0.1, "koleo": -2.0, "epoch_seconds": 1.0}],
+                          n_iter_=70, device_="cpu")
+    tab = learned.training_summary({"npp": npp, "catalyzer": cat}).set_index("method")
+    assert tab.loc["npp", "steps"] == 200 and tab.loc["npp", "train_s"] == pytest.approx(2.5)
+    assert tab.loc["catalyzer", "steps"] == 70 and tab.loc["catalyzer", "loss"] == pytest.approx(0.2)
+    fig = learned.training_curves({m: r.history_ for m, r in {"npp": npp, "catalyzer": cat}.items()})
+    labels = [b["label"] for b in fig.layout.updatemenus[0].buttons]
+    assert labels == ["curve: training loss", "curve: Catalyzer: triplet term", "curve: Catalyzer: KoLeo term"]

@@ -36,3 +36,31 @@ def test_pipeline_figures_carry_the_grid_in_plotly_controls(small):
     tab = plots.pipeline_table(paper_table(rows))
     assert [b.label for b in tab.layout.updatemenus[0].buttons] == ["index: all", "index: IVF8,Flat", "index: Flat"]
     assert "1-R@1" in " ".join(tab.data[0].header.values)
+
+
+@pytest.mark.filterwarnings("ignore:'PQ.x4np'")  # 600 rows for 16 codewords: faiss's advice, not a fault here
+def test_lattice_against_pq_at_equal_bits(small):
+    from rae_explore.index.lattice import evaluate_lattice
+    from rae_explore.index.measure import evaluate_pipeline
+    from rae_explore.index.pipeline import fit_reduction
+    from rae_explore.report.plots import pipelines as pp
+
+    assert (pp.code_bits("Lattice32"), pp.code_bits("PQ8x4"), pp.code_bits("IVF64,PQ16"), pp.code_bits("HNSW32"),
+            pp.code_bits("IVF64,PQ32x4np")) == (32, 32, 128, None, 128)
+    red = fit_reduction(small.xb, None, "pca", 8, None, 0)
+    rec = [(1, 1), (1, 10), (10, 10)]
+    rows = ([evaluate_lattice(small, b, red, recalls=rec, n_single=1) for b in (16, 32)]
+            + [evaluate_pipeline(small, f"PQ{b // 4}x4np", red, recalls=rec, n_single=1) for b in (16, 32)]
+            + [evaluate_pipeline(small, "Flat", red, recalls=rec, n_single=1)])
+    tab = pp.lattice_comparison(rows)
+    assert list(zip(tab["code"], tab["bits"])) == [("PQ", 16), ("lattice", 16), ("PQ", 32), ("lattice", 32)]
+    lat16 = tab[(tab["code"] == "lattice") & (tab["bits"] == 16)].iloc[0]
+    assert lat16["1-R@10"] == pytest.approx(rows[0]["1-R@10"]) and lat16["pipeline"] == "pca-8 Lattice16"
+    fig = pp.lattice_recall_bits(rows)
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["recall: 1-recall@1", "recall: 1-recall@10",
+                                                                   "recall: 10-recall@10"]
+    shown = [t for t in fig.data if t.visible is not False]
+    assert {t.name for t in shown} == {"pca-8 + lattice", "pca-8 + PQ"}
+    assert {t.line.dash for t in shown} == {"solid", "dash"}
+    with pytest.raises(ValueError, match="no lattice or PQ rows"):
+        pp.lattice_recall_bits(rows[-1:])
