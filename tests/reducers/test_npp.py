@@ -18,7 +18,7 @@ def _brute_knn(Q, B, k, exclude=None):
 
 def test_best_linear_map_scores_every_candidate_on_the_training_rows(tiny):
     X = tiny.xb[:300] + 2.0
-    name, W, b, scores = best_linear_map(X, 4, "l2", k=5, n_select=300, random_state=0)
+    name, W, _, scores = best_linear_map(X, 4, "l2", k=5, n_select=300, random_state=0)
     cands = linear_candidates(X, 4)
     assert set(scores) == set(cands) and {"pca", "pca_uncentered"} <= set(scores)
     assert scores[name] == max(scores.values())
@@ -40,7 +40,7 @@ def test_training_starts_at_the_best_linear_map(tiny):
 
 
 def test_fine_tuning_keeps_more_neighbours_than_its_start(sift5k):
-    """On held-out queries of real SIFT (1,500 base rows, 128 -> 16): measured 0.485 -> 0.518 top-10."""
+    """On held-out queries of real SIFT (1,500 base rows, 128 -> 16): measured 0.485 -> 0.518 top-10 (lr 1e-3)."""
     from rae_explore.neighbors.knn import knn_search
 
     xb, xq = sift5k.xb[:1500], sift5k.xq[:200]
@@ -86,3 +86,17 @@ def test_bad_parameters_are_named(tiny):
     with pytest.raises(ValueError, match="more training rows than n_neighbors=10"):
         NPP(2).fit(X[:8])
     assert isinstance(make_reducer("npp", n_components=2), NPP)
+
+
+def test_gathered_squared_distances_match_numpy():
+    import torch
+
+    from rae_explore.reducers.npp import _gathered_sq_dist
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 7)).astype(np.float32)
+    I = rng.integers(0, 50, (50, 4))
+    Xt = torch.from_numpy(X)
+    out = _gathered_sq_dist(torch, Xt, (Xt ** 2).sum(1), torch.from_numpy(I), rows=16).numpy()  # blocks + last partial
+    ref = ((X[:, None, :].astype(np.float64) - X[I]) ** 2).sum(-1)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
