@@ -105,3 +105,28 @@ def test_code_autoencoder_switches_and_poincare_codes():
     # clip_r bounds the tangent norm: codes no farther than exp_0 of radius 1
     assert (z.norm(dim=1) <= torch.tanh(torch.tensor(2.0)) / 2 + 1e-6).all()
     assert torch.isfinite(p.decode(z)).all() and p.decode(z).shape == (5, 6)
+
+
+@pytest.mark.parametrize("c", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("scale", [1e-3, 0.3, 3.0, 1e6])
+def test_poincare_maps_equal_geoopts(c, scale):
+    # the per-row-scalar forms of HyperAE's code map and hyperbolic decoder layer give geoopt's points
+    from rae_explore.reducers.neural.autoencoders import expmap0_projected, hyperbolic_linear_logmap0, poincare_ball
+
+    g = torch.Generator().manual_seed(int(c * 10))
+    ball = poincare_ball(c)
+    h = torch.randn(64, 8, generator=g) * scale
+    np.testing.assert_allclose(expmap0_projected(h, c).numpy(), ball.projx(ball.expmap0(h)).numpy(), atol=1e-6)
+    clipped = h * torch.clamp(2.0 / h.norm(dim=-1, keepdim=True), max=1.0)
+    np.testing.assert_allclose(expmap0_projected(h, c, 2.0).numpy(), ball.projx(ball.expmap0(clipped)).numpy(),
+                               atol=1e-6)
+    z = ball.projx(ball.expmap0(h))
+    W, b = torch.randn(16, 8, generator=g) * 0.3 * scale, torch.randn(16, generator=g) * min(scale, 3.0)
+    ref = ball.logmap0(ball.projx(ball.mobius_add(ball.mobius_matvec(W, z), ball.projx(ball.expmap0(b)))))
+    got = hyperbolic_linear_logmap0(z, W, b, c)
+    assert torch.isfinite(got).all()
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-4, atol=1e-4 * float(ref.abs().max()) + 1e-6)
+    # gradients flow and stay finite, also at the origin (zero weights)
+    W0 = torch.zeros(16, 8, requires_grad=True)
+    hyperbolic_linear_logmap0(z, W0, b, c).sum().backward()
+    assert torch.isfinite(W0.grad).all()
