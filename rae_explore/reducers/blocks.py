@@ -36,6 +36,7 @@ def transform_blocks(reducer, X, block_rows=DEFAULT_BLOCK_ROWS, *, out=None, ver
     ndarray, float32, shape (n, m)
     """
     from ..atomic import atomic_path
+    from ..neighbors.knn import release_pages
     from ..progress import progress_bar
 
     X = X if hasattr(X, "ndim") else np.asarray(X)
@@ -43,18 +44,25 @@ def transform_blocks(reducer, X, block_rows=DEFAULT_BLOCK_ROWS, *, out=None, ver
     block_rows = check_positive_int(block_rows, "block_rows")
     n = X.shape[0]
     starts = progress_bar(range(0, n, block_rows), desc="transform", unit="block", disable=not verbose)
-    if out is None:
-        return np.concatenate([np.asarray(reducer.transform(X[a:a + block_rows]), dtype=np.float32) for a in starts])
-    out = Path(out)
-    if out.suffix not in (".npy", ".fvecs"):
-        raise ValueError(f"out must end in .npy or .fvecs, got {out.name!r}")
+    if out is not None:
+        out = Path(out)
+        if out.suffix not in (".npy", ".fvecs"):
+            raise ValueError(f"out must end in .npy or .fvecs, got {out.name!r}")
     first = np.asarray(reducer.transform(X[:min(block_rows, n)]), dtype=np.float32)
+    release_pages(X)
     m = first.shape[1]
+    if out is None:  # filled in place: no list of blocks and no concatenated copy of it
+        Z = np.empty((n, m), dtype=np.float32)
+        for a in starts:
+            Z[a:a + block_rows] = first if a == 0 else reducer.transform(X[a:a + block_rows])
+            release_pages(X)
+        return Z
     with atomic_path(out) as tmp:
         if out.suffix == ".npy":
             Z = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, m))
             for a in starts:
                 Z[a:a + block_rows] = first if a == 0 else reducer.transform(X[a:a + block_rows])
+                release_pages(X)
             Z.flush()
             del Z
         else:
@@ -65,6 +73,7 @@ def transform_blocks(reducer, X, block_rows=DEFAULT_BLOCK_ROWS, *, out=None, ver
                     block = np.empty(len(Zb), dtype=rec)
                     block["dim"], block["vec"] = m, Zb
                     f.write(block.tobytes())
+                    release_pages(X)
     if out.suffix == ".npy":
         return np.load(out, mmap_mode="r")
     return np.memmap(out, dtype=np.dtype([("dim", "<i4"), ("vec", "<f4", (m,))]), mode="r")["vec"]

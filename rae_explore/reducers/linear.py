@@ -9,7 +9,7 @@ so that numbers are comparable; where they differ from it the class docstring sa
 import numpy as np
 
 from .base import LinearReducer
-from .moments import Moments, moments
+from .moments import Moments, check_moments_fit, moments
 
 
 # ============================================================================ PCA
@@ -134,6 +134,20 @@ class PCA(LinearReducer):
             raise ValueError(f"PCA: n_components={self.n_components} exceeds the {self.moments_.n} rows seen so far; "
                              "pass more rows before using the model")
         return self._fit_moments(self.moments_)
+
+    def fit_from_moments(self, moments, y=None):
+        """Fit from :class:`~rae_explore.reducers.moments.Moments` accumulated elsewhere; returns ``self``.
+
+        One pass over a memory-mapped base (:func:`~rae_explore.reducers.moments.moments`) or a
+        reduction across Dask workers (:func:`rae_explore.experiments.distributed.distributed_moments`)
+        gives what ``fit`` computes from the rows themselves (``center=True`` solves the
+        covariance's eigenproblem instead of scikit-learn's SVD: equal up to float rounding and
+        the sign rule of :func:`principal_axes`). ``moments_`` keeps them, so ``partial_fit`` can go on.
+        """
+        if self.center not in (True, False):
+            raise ValueError(f"center must be True or False, got {self.center!r}")
+        self.moments_ = check_moments_fit(self, moments)
+        return self._fit_moments(moments)
 
     def _fit_moments(self, mom):
         """Axes, variances and mean from accumulated :class:`~rae_explore.reducers.moments.Moments`."""

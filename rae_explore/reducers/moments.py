@@ -8,6 +8,10 @@ memory-mapped base in float64, so a base larger than memory is read once and nev
   across processes or Dask workers: partial moments of disjoint blocks merge exactly);
 - ``mean``, ``scatter(center=True)`` (``sum (x - mean)(x - mean)^T``) and ``covariance()``.
 
+:func:`moments` makes one pass over an array (checking each block for NaN/inf); reducers whose
+fit needs only these sums (PCA, closed-form RAE) take the result in ``fit_from_moments``, and
+:func:`rae_explore.experiments.distributed.distributed_moments` builds it across Dask workers.
+
 Rows are accumulated relative to a shift (the mean of the first block), so the centred scatter
 does not lose digits to cancellation when the data sit far from the origin (SIFT's 0-255).
 Memory: ``O(d^2)`` plus one block of ``block_rows x d`` float64.
@@ -108,28 +112,86 @@ class Moments:
             raise ValueError("Moments: no rows seen yet; call update() with some data first")
 
 
-def moments(X, block_rows=DEFAULT_BLOCK_ROWS, *, verbose=False):
+def moments(X, block_rows=DEFAULT_BLOCK_ROWS, *, preprocess=None, name="X", offset=0, verbose=False):
     """:class:`Moments` of all rows of ``X`` in one pass of ``block_rows`` rows.
 
     Parameters
     ----------
     X : array-like, shape (n, d)
-        A memory map is read a block at a time and never converted whole.
+        A memory map is read a block at a time and never converted whole; its pages are
+        released after each block, so the pass does not grow the process's RSS.
     block_rows : int
+    preprocess : callable, optional
+        Applied to each float32 block before it is added (e.g. a reducer's ``preprocess``, the
+        L2 normalisation of ``RAE(normalize=True)``).
+    name : str
+        Argument name in error messages.
+    offset : int
+        Added to row numbers in error messages (``X`` holds rows from ``offset`` on of a larger base).
     verbose : bool
         tqdm progress over the blocks.
 
     Returns
     -------
     Moments
+
+    Raises
+    ------
+    ValueError
+        A block holds NaN or inf (the message names the first bad row).
     """
+    from ..neighbors.knn import release_pages
     from ..progress import progress_bar
+    from ..validation import assert_finite
 
     X = X if hasattr(X, "ndim") else np.asarray(X)
-    check_2d(X, "X")
+    check_2d(X, name)
     block_rows = check_positive_int(block_rows, "block_rows")
     acc = Moments(X.shape[1])
     starts = range(0, X.shape[0], block_rows)
     for a in progress_bar(starts, desc="moments", unit="block", disable=not verbose):
-        acc.update(X[a:a + block_rows])
+        blk = np.asarray(X[a:a + block_rows])
+        assert_finite(blk, name, offset=offset + a)
+        if preprocess is not None:
+            blk = preprocess(np.asarray(blk, dtype=np.float32))
+        acc.update(blk)
+        release_pages(X)
     return acc
+
+
+def check_moments_fit(estimator, mom, min_samples=2):
+    """Check ``estimator.n_components`` against accumulated moments and set ``n_features_in_``.
+
+    The checks :meth:`~rae_explore.reducers.base.Reducer._check_fit_X` makes on an array, with
+    the same messages, for a fit from :class:`Moments` (``fit_from_moments``).
+
+    Raises
+    ------
+    TypeError
+        ``mom`` is not a :class:`Moments`, or ``n_components`` is not an integer.
+    ValueError
+        Fewer than ``min_samples`` rows, ``n_components`` larger than the dimension or the rows.
+    """
+    import warnings
+
+    from ..validation import check_int
+    from .base import DimensionWarning
+
+    if not isinstance(mom, Moments):
+        raise TypeError(f"fit_from_moments needs a Moments (rae_explore.reducers.moments.moments(X)), got "
+                        f"{type(mom).__name__}")
+    by = type(estimator).__name__
+    if mom.n < min_samples:
+        raise ValueError(f"the moments hold {mom.n} sample(s) while a minimum of {min_samples} is required by {by}; "
+                         f"accumulate at least {min_samples} rows.")
+    d = mom.d
+    m = check_int(estimator.n_components, "n_components", low=1)
+    if m > d:
+        raise ValueError(f"n_components={m} is larger than the input dimension n_features={d}; "
+                         f"a reduction needs n_components <= {d}")
+    if m > mom.n:
+        raise ValueError(f"{by}: n_components={m} exceeds the {mom.n} rows the moments hold")
+    if m == d:
+        warnings.warn(f"n_components={m} equals n_features: nothing is reduced", DimensionWarning, stacklevel=3)
+    estimator.n_features_in_ = d
+    return mom

@@ -56,7 +56,7 @@ from ..validation import check_positive_int
 from ..vectors import l2_normalize
 from .base import LinearReducer
 from .linear import principal_axes
-from .moments import Moments, moments
+from .moments import Moments, check_moments_fit, moments
 
 logger = logging.getLogger(__name__)
 
@@ -336,6 +336,19 @@ class RAE(LinearReducer):
             self.moments_ = Moments(X.shape[1])
         self.moments_.update(X)
         return self._fit_closed_form(self.moments_)
+
+    @available_if(lambda self: self.solver == "closed_form")
+    def fit_from_moments(self, moments, y=None):
+        """``solver="closed_form"`` only (absent otherwise): the optimum from accumulated moments; returns ``self``.
+
+        ``moments`` are those of the rows as the autoencoder sees them (:meth:`preprocess`
+        applied: pass ``preprocess=rae.preprocess`` to :func:`~rae_explore.reducers.moments.moments`
+        when ``normalize``). Equal to ``fit`` on the rows up to float rounding; ``moments_`` keeps
+        them for ``partial_fit``.
+        """
+        self._check_params()
+        self.moments_ = check_moments_fit(self, moments)
+        return self._fit_closed_form(moments)
 
     def _fit_closed_form(self, X):
         W, b_e, b_d, t = closed_form_rae(X, self.n_components, self.alpha, bias=self.bias)

@@ -171,3 +171,54 @@ def test_client_arguments():
     with pytest.raises(ConnectionError, match="no Dask scheduler answers"):
         with dask_client(scheduler="tcp://127.0.0.1:9"):
             pass
+
+
+def test_file_rows_finds_the_file_and_rows_of_a_memory_map(tmp_path):
+    import numpy as np
+
+    from rae_explore.data.formats import load_vectors, write_vecs
+    from rae_explore.experiments.distributed import file_rows
+
+    X = np.arange(400 * 4, dtype=np.uint8).reshape(400, 4)
+    write_vecs(tmp_path / "b.bvecs", X)
+    np.save(tmp_path / "f.npy", X.astype("float32"))
+    for name in ("b.bvecs", "f.npy"):
+        full = load_vectors(tmp_path / name)
+        assert file_rows(full) == (str(tmp_path / name), 0, 400)
+        assert file_rows(full[37:250]) == (str(tmp_path / name), 37, 250)
+        assert file_rows(full[::2]) is None and file_rows(full[:, :2]) is None  # not rows of the file
+    assert file_rows(X) is None
+
+
+def test_moments_and_evaluate_on_the_cluster_equal_this_process(client, tmp_path):
+    """Workers read their own row ranges (paths, not arrays): moments, fits and rows equal the local ones."""
+    import numpy as np
+    from dask.distributed import get_task_stream
+
+    from rae_explore.data.datasets import Dataset
+    from rae_explore.data.formats import mmap_vecs, write_vecs
+    from rae_explore.experiments.distributed import distributed_moments
+    from rae_explore.experiments.evaluate import evaluate
+    from rae_explore.reducers import make_reducer
+    from rae_explore.reducers.moments import moments
+
+    rng = np.random.default_rng(0)
+    write_vecs(tmp_path / "b.bvecs", rng.integers(0, 120, (3000, 16)).astype(np.uint8))
+    xb = mmap_vecs(tmp_path / "b.bvecs")[100:2900]
+    local = moments(xb)
+    dist = distributed_moments(tmp_path / "b.bvecs", client=client, rows=(100, 2900), shards=5)
+    assert dist.n == local.n == 2800
+    np.testing.assert_allclose(dist.mean, local.mean, rtol=1e-12)
+    np.testing.assert_allclose(dist.scatter(), local.scatter(), rtol=1e-10)
+    with pytest.raises(ValueError, match="rows must be"):
+        distributed_moments(tmp_path / "b.bvecs", rows=(0, 3001))
+
+    ds = Dataset("b", xb=xb, xq=rng.integers(0, 120, (30, 16)).astype(np.float32), metric="l2")
+    for method, params in (("pca", {}), ("rae", {"solver": "closed_form", "alpha": 1e-5})):
+        with get_task_stream(client) as ts:
+            on = evaluate(make_reducer(method, n_components=5, **params), ds, ks=(1, 10), recalls=((1, 10),), client=client)
+        names = {t["key"].split("-")[0] if isinstance(t["key"], str) else str(t["key"]) for t in ts.data}
+        assert {"_shard_moments", "_search_shard"} <= names, names  # both ran on the workers
+        off = evaluate(make_reducer(method, n_components=5, **params), ds, ks=(1, 10), recalls=((1, 10),))
+        for col in ("top_k@1", "top_k@10", "1-R@10"):
+            assert on[col] == off[col], (method, col)

@@ -91,3 +91,53 @@ def test_blocked_transform_gives_the_same_row(tiny):
     a = evaluate(make_reducer("rp", n_components=8, random_state=0), tiny, ks=(1, 10))
     b = evaluate(make_reducer("rp", n_components=8, random_state=0), tiny, ks=(1, 10), block_rows=64)
     assert a["top_k@10"] == b["top_k@10"] and a["1-R@10"] == b["1-R@10"]
+
+
+def test_exact_duplicates_in_the_base_are_not_misses():
+    """Every base row twice: which twin ranks first is arbitrary, so PCA at full dimension scores 1.0."""
+    from rae_explore.data.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((150, 16)).astype(np.float32)
+    xq = (u[:40] + 0.01 * rng.standard_normal((40, 16))).astype(np.float32)
+    ds = Dataset("twins", xb=np.concatenate([u, u]), xq=xq, metric="l2")
+    with pytest.warns(DimensionWarning):
+        row = evaluate(make_reducer("pca", n_components=16), ds, ks=(1, 5, 10), recalls=())
+    with pytest.warns(DimensionWarning):
+        pca = make_reducer("pca", n_components=16).fit(ds.xb)
+    assert row["top_k@1"] == row["top_k@5"] == row["top_k@10"] == 1.0
+    I = knn_search(pca.transform(xq), pca.transform(ds.xb), 10)[1]
+    assert top_k_accuracy(knn_search(xq, ds.xb, 10)[1], I, 1) < 0.9  # scored by ids alone, twins are misses
+
+
+@pytest.mark.parametrize("method,params", [("pca", {}), ("pca", {"center": False}),
+                                           ("rae", {"solver": "closed_form", "alpha": 1e-4}),
+                                           ("rae", {"solver": "closed_form", "alpha": 1e-4, "normalize": True})])
+def test_a_memory_mapped_base_is_fitted_from_streamed_moments(tiny, tmp_path, monkeypatch, method, params):
+    from rae_explore.data.datasets import Dataset
+    from rae_explore.reducers.moments import Moments
+
+    np.save(tmp_path / "xb.npy", tiny.xb)
+    mm = Dataset("tiny-mm", xb=np.load(tmp_path / "xb.npy", mmap_mode="r"), xq=tiny.xq, metric="l2")
+    assert isinstance(mm.xb, np.memmap)
+    seen = []
+    orig = Moments.update
+    monkeypatch.setattr(Moments, "update", lambda self, B: (seen.append(len(B)), orig(self, B))[1])
+    got = evaluate(make_reducer(method, n_components=6, **params), mm, ks=(1, 10), recalls=((1, 10),), block_rows=256)
+    assert seen == [256, 256, 88]  # one pass in blocks, no whole copy
+    ref = evaluate(make_reducer(method, n_components=6, **params), tiny, ks=(1, 10), recalls=((1, 10),))
+    for col in ("top_k@1", "top_k@10", "1-R@10"):
+        assert abs(got[col] - ref[col]) <= 0.02, col  # equal up to float rounding of near ties
+    if method == "rae":
+        assert got["reconstruction_mse"] == pytest.approx(ref["reconstruction_mse"], rel=1e-4)
+
+
+def test_a_memory_mapped_base_with_nan_names_the_row(tiny, tmp_path):
+    from rae_explore.data.datasets import Dataset
+
+    xb = tiny.xb.copy()
+    xb[345, 2] = np.nan
+    np.save(tmp_path / "xb.npy", xb)
+    mm = Dataset("bad", xb=np.load(tmp_path / "xb.npy", mmap_mode="r"), xq=tiny.xq, metric="l2")
+    with pytest.raises(ValueError, match="first at row 345"):
+        evaluate(make_reducer("pca", n_components=4), mm, ks=(1,), recalls=(), block_rows=100)

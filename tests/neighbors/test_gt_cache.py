@@ -37,6 +37,37 @@ def test_equal_to_the_exact_search_and_reused(data, tmp_path, monkeypatch):
     np.testing.assert_array_equal(cached_ground_truth(xq, xb, 3, "l2", cache_dir=tmp_path, min_work=0), first[:, :3])
 
 
+def test_distances_are_stored_and_returned(data, tmp_path, monkeypatch):
+    from rae_explore.neighbors.knn import knn_search
+
+    xq, xb = data
+    for metric in ("l2", "ip"):
+        D, I = cached_ground_truth(xq, xb, 8, metric, return_distances=True, cache_dir=tmp_path, min_work=0)
+        D0, I0 = knn_search(xq, xb, 8, metric)
+        np.testing.assert_array_equal(I, I0)
+        np.testing.assert_allclose(D, D0)
+    _no_search(monkeypatch)
+    D5, I5 = cached_ground_truth(xq, xb, 5, "ip", return_distances=True, cache_dir=tmp_path, min_work=0)
+    np.testing.assert_array_equal(D5, D[:, :5])
+    assert D5.dtype == np.float32 and I5.dtype == np.int64
+
+
+def test_a_given_search_runs_on_a_miss_only(data, tmp_path):
+    from rae_explore.neighbors.knn import knn_search
+
+    xq, xb = data
+    calls = []
+
+    def search(k):
+        calls.append(k)
+        return knn_search(xq, xb, k, "l2")
+
+    a = cached_ground_truth(xq, xb, 6, "l2", search=search, cache_dir=tmp_path, min_work=0)
+    b = cached_ground_truth(xq, xb, 6, "l2", search=search, cache_dir=tmp_path, min_work=0)
+    assert calls == [6]
+    np.testing.assert_array_equal(a, b)
+
+
 def test_more_columns_recompute_and_replace(data, tmp_path, monkeypatch):
     xq, xb = data
     cached_ground_truth(xq, xb, 5, "l2", cache_dir=tmp_path, min_work=0)
@@ -61,7 +92,7 @@ def test_key_covers_data_metric_and_memory_maps(data, tmp_path):
     assert fingerprint(xb) != fingerprint(xb.astype("float64")) != fingerprint(xb[:-1])
 
 
-@pytest.mark.parametrize("damage", ["truncated", "foreign", "out_of_range", "pickle"])
+@pytest.mark.parametrize("damage", ["truncated", "foreign", "out_of_range", "ids_only", "unsorted", "pickle"])
 def test_a_damaged_file_is_recomputed_not_trusted(data, tmp_path, damage, caplog):
     xq, xb = data
     truth = cached_ground_truth(xq, xb, 10, "l2", cache_dir=tmp_path, min_work=0)
@@ -70,19 +101,26 @@ def test_a_damaged_file_is_recomputed_not_trusted(data, tmp_path, damage, caplog
         path.write_bytes(path.read_bytes()[:100])
     elif damage == "foreign":  # another dataset's file copied under this name
         rng = np.random.default_rng(1)
-        np.savez(path, I=rng.integers(0, 300, (40, 10)), key=np.array("other"), format=np.array(1))
-    elif damage == "out_of_range":
+        np.savez(path, I=rng.integers(0, 300, (40, 10)), D=np.zeros((40, 10), "f4"), key=np.array("other"),
+                 format=np.array(2))
+    elif damage in ("out_of_range", "ids_only", "unsorted"):
         with np.load(path) as f:
-            key = f["key"]
-        np.savez(path, I=np.full((40, 10), 300), key=key, format=np.array(1))
+            key, ids, dist = f["key"], f["I"], f["D"]
+        if damage == "out_of_range":
+            np.savez(path, I=np.full((40, 10), 300), D=dist, key=key, format=np.array(2))
+        elif damage == "ids_only":  # a file of the first format: no distances, never trusted
+            np.savez(path, I=ids, key=key, format=np.array(1))
+        else:
+            np.savez(path, I=ids, D=dist[:, ::-1], key=key, format=np.array(2))
     else:
-        np.savez(path, I=np.array([{"x": 1}], dtype=object), key=np.array("x"), format=np.array(1))
+        np.savez(path, I=np.array([{"x": 1}], dtype=object), key=np.array("x"), format=np.array(2))
     with caplog.at_level(logging.WARNING, logger=gt_cache.__name__):
         again = cached_ground_truth(xq, xb, 10, "l2", cache_dir=tmp_path, min_work=0)
     np.testing.assert_array_equal(again, truth)
     assert "recomputing" in caplog.text
     with np.load(path, allow_pickle=False) as f:  # and the file is good again
         np.testing.assert_array_equal(f["I"], truth)
+        assert int(f["format"]) == 2 and f["D"].shape == truth.shape
 
 
 def test_small_problems_and_switch_off_skip_the_cache(data, tmp_path, monkeypatch):

@@ -117,3 +117,18 @@ def test_sift5k_ground_truth_against_independent_computation(sift5k):
     got = np.take_along_axis(d2, gt, 1)
     np.testing.assert_array_equal(got, kth)  # same distances, rank by rank (robust to ties)
     assert (got[:, 9] < np.sort(d2, axis=1)[:, 10]).mean() > 0.9  # mostly no tie at the boundary
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+def test_pair_distances_are_what_the_search_reports(rng, metric):
+    from rae_explore.neighbors.knn import pair_distances
+
+    xb = rng.standard_normal((300, 8)).astype(np.float32)
+    xq = rng.standard_normal((25, 8)).astype(np.float32)
+    D, I = knn_search(xq, xb, 7, metric)
+    np.testing.assert_allclose(pair_distances(xq, xb, I, metric, query_rows=4), D, rtol=1e-4, atol=1e-4)
+    I2 = I.copy()
+    I2[0, -1] = -1
+    assert pair_distances(xq, xb, I2, metric)[0, -1] == (np.inf if metric == "l2" else -np.inf)
+    with pytest.raises(ValueError, match="I must have shape"):
+        pair_distances(xq, xb, I[:3], metric)

@@ -125,3 +125,18 @@ def test_partial_fit_over_blocks_equals_fit(center):
     np.testing.assert_allclose(part.explained_variance_ratio_, full.explained_variance_ratio_, rtol=1e-4)
     with pytest.raises(ValueError, match="rows seen so far"):
         PCA(4).partial_fit(X[:2])
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_fit_from_moments_equals_fit_and_continues_with_partial_fit(X, center):
+    from rae_explore.reducers.moments import moments
+
+    X = np.asarray(X, dtype=np.float32)
+    ref = make_reducer("pca", n_components=4, center=center).fit(X)
+    got = make_reducer("pca", n_components=4, center=center).fit_from_moments(moments(X[:100], block_rows=33))
+    got.partial_fit(X[100:])  # the moments are kept: the remaining rows complete the fit
+    np.testing.assert_allclose(np.abs(got.components_ @ ref.components_.T), np.eye(4), atol=1e-4)
+    np.testing.assert_allclose(got.mean_, ref.mean_, atol=1e-5)
+    np.testing.assert_allclose(got.explained_variance_, ref.explained_variance_, rtol=1e-4)
+    with pytest.raises(ValueError, match="center must be True or False"):
+        make_reducer("pca", n_components=4, center="yes").fit_from_moments(moments(X))

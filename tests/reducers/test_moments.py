@@ -62,3 +62,34 @@ def test_bad_input_is_named():
         Moments(3).update(np.ones((1, 3))).covariance()
     with pytest.raises(ValueError, match="block_rows must be a positive integer"):
         moments(np.ones((4, 3)), block_rows=0)
+
+
+def test_blocks_are_checked_and_preprocessed_with_global_row_numbers(X):
+    from rae_explore.vectors import l2_normalize
+
+    bad = X.copy()
+    bad[700, 3] = np.inf
+    with pytest.raises(ValueError, match="first at row 1700"):  # offset: rows of a larger base
+        moments(bad, block_rows=256, offset=1000)
+    m = moments(X, block_rows=300, preprocess=l2_normalize)
+    U = l2_normalize(X).astype(np.float64)
+    np.testing.assert_allclose(m.scatter(center=False), U.T @ U, rtol=1e-9)
+
+
+def test_check_moments_fit_names_the_problem(X):
+    from rae_explore.reducers import DimensionWarning, make_reducer
+    from rae_explore.reducers.moments import check_moments_fit
+
+    m = moments(X)
+    pca = make_reducer("pca", n_components=5)
+    assert check_moments_fit(pca, m) is m and pca.n_features_in_ == 12
+    with pytest.raises(ValueError, match="n_components=13 is larger than the input dimension"):
+        check_moments_fit(make_reducer("pca", n_components=13), m)
+    with pytest.raises(ValueError, match="exceeds the 3 rows"):
+        check_moments_fit(make_reducer("pca", n_components=5), moments(X[:3]))
+    with pytest.raises(ValueError, match="hold 1 sample"):
+        check_moments_fit(pca, moments(X[:1]))
+    with pytest.raises(TypeError, match="needs a Moments"):
+        check_moments_fit(pca, X)
+    with pytest.warns(DimensionWarning):
+        check_moments_fit(make_reducer("pca", n_components=12), m)

@@ -220,3 +220,19 @@ def test_closed_form_partial_fit_over_blocks_equals_fit(tmp_path):
     mm = RAE(6, alpha=1e-4, solver="closed_form").fit(np.load(tmp_path / "x.npy", mmap_mode="r"))
     np.testing.assert_allclose(mm.components_, full.components_, atol=1e-6)
     assert not hasattr(RAE(6), "partial_fit")  # the Adam solver trains on all rows at once
+
+
+def test_fit_from_moments_equals_fit_and_exists_only_for_the_closed_form(data):
+    from rae_explore.reducers.moments import moments
+
+    X = data + 3.0  # away from the origin: the biases matter
+    for normalize in (False, True):
+        kw = {"alpha": 1e-3, "solver": "closed_form", "normalize": normalize}
+        ref = RAE(3, **kw).fit(X)
+        rae = RAE(3, **kw)
+        got = rae.fit_from_moments(moments(X, block_rows=17, preprocess=rae.preprocess))
+        np.testing.assert_allclose(got.components_, ref.components_, atol=1e-5)
+        np.testing.assert_allclose(got.decoder_intercept_, ref.decoder_intercept_, atol=1e-5)
+    assert not hasattr(RAE(3, solver="adam"), "fit_from_moments")
+    with pytest.raises(ValueError, match="penalty='all'"):
+        RAE(3, solver="closed_form", penalty="encoder", alpha=1.0).fit_from_moments(moments(X))
