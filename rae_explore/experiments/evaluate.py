@@ -56,15 +56,17 @@ def gt_columns(kmax, nb):
     return min(int(nb), 2 * int(kmax))
 
 
-def _ground_truth(ds, kmax, client=None):
-    """``(D, I)`` of the exact neighbours: ``ds.gt`` (distances recomputed) if it has ``kmax`` columns,
-    else the cached exact search with :func:`gt_columns` columns (over the client's workers when
-    the base is a file)."""
+def _ground_truth(ds, kmax, client=None, ties=True):
+    """``(D, I)`` of the exact neighbours with :func:`gt_columns` columns (``kmax`` without ``ties``):
+    ``ds.gt`` (distances recomputed) if it has that many, else the cached exact search (over the
+    client's workers when the base is a file). The width never depends on what an earlier call
+    left in ``ds.gt``, so the same configuration scores the same in every process."""
     from ..neighbors.gt_cache import cached_ground_truth
     from ..neighbors.knn import pair_distances
 
-    if ds.gt is not None and ds.gt.shape[1] >= kmax:
-        I = np.ascontiguousarray(ds.gt[:, :gt_columns(kmax, ds.nb)], dtype=np.int64)
+    width = gt_columns(kmax, ds.nb) if ties else int(kmax)
+    if ds.gt is not None and ds.gt.shape[1] >= width:
+        I = np.ascontiguousarray(ds.gt[:, :width], dtype=np.int64)
         return pair_distances(ds.xq, ds.xb, I, ds.metric), I
     search = None
     src = file_rows(ds.xb) if client is not None else None
@@ -74,7 +76,7 @@ def _ground_truth(ds, kmax, client=None):
         def search(k):
             return distributed_ground_truth(ds.xq, src[0], k, ds.metric, client=client, rows=src[1:])
 
-    return cached_ground_truth(ds.xq, ds.xb, gt_columns(kmax, ds.nb), ds.metric, return_distances=True, search=search)
+    return cached_ground_truth(ds.xq, ds.xb, width, ds.metric, return_distances=True, search=search)
 
 
 def _fit(reducer, X, block_rows, client):
@@ -113,7 +115,7 @@ def _reconstruction_mse_blocked(reducer, xb, Zb, block_rows):
 
 
 def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric=None, self_eval=False,
-             params=None, dataset_kwargs=None, block_rows=262144, client=None):
+             params=None, dataset_kwargs=None, block_rows=262144, client=None, ties=True):
     """Fit, transform, and measure how many nearest neighbours survive the reduction.
 
     Parameters
@@ -149,6 +151,10 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
         (:func:`~rae_explore.experiments.distributed.distributed_moments`) and a missing exact
         ground truth (:func:`~rae_explore.experiments.distributed.distributed_ground_truth`) are
         computed on the cluster, the workers reading their own row ranges. Otherwise ignored.
+    ties : bool
+        Count a neighbour at the same distance as the true k-th as a hit (default: exact
+        duplicates in the base are not misses). ``False`` scores by ids only, as the RAE paper and
+        its reference code do (the ``train`` / ``baseline`` commands, which reproduce it).
 
     Returns
     -------
@@ -193,7 +199,8 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
     Zq = reducer.transform(ds.xq)
     transform_s = time.perf_counter() - t0
 
-    D_true, gt = _ground_truth(ds, kmax, client)
+    D_true, gt = _ground_truth(ds, kmax, client, ties)
+    D_true = D_true if ties else None
     I = knn_search(Zq, Zb, kmax, ds.metric)[1]
     name = getattr(reducer, "registry_name", None) or type(reducer).__name__.lower()
     row = {
@@ -216,7 +223,7 @@ def evaluate(reducer, dataset, ks=DEFAULT_KS, *, recalls=DEFAULT_RECALLS, metric
         Dgs, gts = knn_search(ds.xb, ds.xb, ke, ds.metric, exclude_self=True)
         Is = knn_search(Zb, Zb, ke, ds.metric, exclude_self=True)[1]
         for k in ks:
-            row[f"train_top_k@{k}"] = top_k_accuracy(gts, Is, k, D_true=Dgs)
+            row[f"train_top_k@{k}"] = top_k_accuracy(gts, Is, k, D_true=Dgs if ties else None)
     row["fit_s"] = fit_s
     row["transform_s"] = transform_s
     row["condition_number"] = float(getattr(reducer, "condition_number_", math.nan))

@@ -69,7 +69,7 @@ def test_cosine_fits_on_unit_vectors_and_rae_reports_reconstruction(tiny):
 
 
 def test_uses_the_datasets_ground_truth_when_wide_enough(tiny):
-    fake = tiny.with_ground_truth(100)
+    fake = tiny.with_ground_truth(200)  # kmax = 100 (1-R@100): 2 kmax columns, for the ties
     fake = type(fake)(**{**fake.__dict__, "gt": fake.gt[::-1].copy()})  # wrong on purpose
     with pytest.warns(DimensionWarning):
         assert evaluate(_Spy(32), fake, ks=(1,))["top_k@1"] < 0.5  # the stored gt was used
@@ -141,3 +141,23 @@ def test_a_memory_mapped_base_with_nan_names_the_row(tiny, tmp_path):
     mm = Dataset("bad", xb=np.load(tmp_path / "xb.npy", mmap_mode="r"), xq=tiny.xq, metric="l2")
     with pytest.raises(ValueError, match="first at row 345"):
         evaluate(make_reducer("pca", n_components=4), mm, ks=(1,), recalls=(), block_rows=100)
+
+
+def test_ties_false_scores_by_ids_and_the_width_does_not_depend_on_a_cached_gt():
+    """The twins of the test above: ``ties=False`` scores by ids (the reference's way), and a narrow
+    ``ds.gt`` left by an earlier call does not narrow the tie-aware score."""
+    import dataclasses
+
+    from rae_explore.data.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((150, 16)).astype(np.float32)
+    xq = (u[:40] + 0.01 * rng.standard_normal((40, 16))).astype(np.float32)
+    ds = Dataset("twins", xb=np.concatenate([u, u]), xq=xq, metric="l2")
+    with pytest.warns(DimensionWarning):
+        by_id = evaluate(make_reducer("pca", n_components=16), ds, ks=(1,), recalls=(), ties=False)
+    assert by_id["top_k@1"] < 0.9
+    narrow = dataclasses.replace(ds, gt=ds.with_ground_truth(1).gt)
+    assert narrow.gt.shape[1] == 1
+    with pytest.warns(DimensionWarning):
+        assert evaluate(make_reducer("pca", n_components=16), narrow, ks=(1,), recalls=())["top_k@1"] == 1.0

@@ -51,7 +51,8 @@ def run(args):
         params["kind"] = args.rp_kind
     if name == "lpp":
         params["reference_compat"] = args.lpp_reference_compat
-    row = evaluate(make_reducer(name, **params), ds, args.topk_eval, recalls=(), self_eval=not given)
+    row = evaluate(make_reducer(name, **params), ds, args.topk_eval, recalls=(), self_eval=not given,
+                   ties=False)
     out = {"args": reference_args(args), "method": args.method, "train_time": row["fit_s"],
            "inference_time": row["transform_s"]}
     if not given:
