@@ -202,16 +202,16 @@ class PoincareCodeAutoencoder(CodeAutoencoder):
     def __init__(self, n_features, n_components, hidden=256, activation="relu", normalize_input=False,
                  normalize_codes=False, c=1.0, clip_r=None):
         super().__init__(n_features, n_components, hidden, activation, normalize_input, normalize_codes)
-        self.ball = poincare_ball(c)
+        self.c = float(c)
         self.clip_r = None if clip_r is None else float(clip_r)
 
     def to_code(self, h):
-        return expmap0_projected(h, self.ball.c, self.clip_r)
+        return expmap0_projected(h, self.c, self.clip_r)
 
     def from_code(self, z):
         """The hyperbolic first decoder layer, then ``logmap0``: a point of the tangent space at 0."""
         first = self.decoder[0]
-        return hyperbolic_linear_logmap0(z, first.weight, first.bias, self.ball.c)
+        return hyperbolic_linear_logmap0(z, first.weight, first.bias, self.c)
 
     def decode_std(self, z):
         return self.decoder[1:](self.from_code(z))
