@@ -13,8 +13,9 @@ copy of the base:
    computes the exact 200-NN (2 x kmax, for ties) and stores ids and distances; then warm.
    Targets at 1M: <= 90 s and <= 1.5 GB.
 2. The same for closed-form RAE, cache cold, then warm. Same targets.
-3. A sweep (PCA and RP at 16 and 32 dimensions) in this process and on a 2-worker Dask
-   ``LocalCluster``; the ratio is Dask's overhead (on 2 cores the two workers share them).
+3. A sweep (PCA and RP at 16 and 32 dimensions, ground truth cached) in this process and on a
+   2-worker Dask ``LocalCluster`` (both use the 2 cores); and in this process on one thread
+   against a 1-worker cluster (one thread per worker): that ratio is Dask's own overhead.
 4. The intrinsic-dimension table (:func:`rae_explore.intrinsic.scale.estimate_id_at_scale`, 30 s
    predicted per estimator): every estimator on all rows or on a stated subsample. Targets at
    1M: <= 10 min and <= 4 GB; the rows each estimator used are printed.
@@ -24,7 +25,7 @@ copy of the base:
 
 Sizes: ``BENCH_SCALE_SIZES=1M`` (default) or ``1M,10M`` (10M: targets <= 10 min, <= 3 GB;
 only the evaluate rows run at 10M). ``BENCH_SCALE_PARTS`` (default ``evaluate,sweep,id,minilm``)
-picks the parts.
+picks the parts; ``evaluate_cold`` runs the two cold-cache evaluations only.
 """
 
 import json
@@ -121,24 +122,37 @@ def _clear_gt_cache():
 
 
 def _sweep_overhead(base, queries, n):
-    """Seconds of the same sweep in this process and on a 2-worker LocalCluster."""
+    """Seconds of the same sweep: in this process (default threads) against a 2-worker
+    LocalCluster, and in this process on one thread against a 1-worker cluster (Dask's own cost)."""
     from rae_explore.experiments.distributed import DaskExecutor, dask_client
     from rae_explore.experiments.tasks import run_tasks
+    from rae_explore.threads import limit_threads
 
     def configs():
         return [{"method": m, "n_components": c, "base": str(base), "queries": str(queries), "n": n}
                 for m in ("pca", "rp") for c in (16, 32)]
 
+    def key(rows):
+        return sorted((r["method"], r["n_components"], r["top_k@10"]) for r in rows)
+
+    scale_task(configs()[0])  # ground truth into the cache, pages into the OS cache: all runs start warm
+    t = {}
     t0 = time.perf_counter()
     local = run_tasks(scale_task, configs())
-    t_local = time.perf_counter() - t0
-    with dask_client(workers=2, quiet=True) as client:
+    t["local"] = time.perf_counter() - t0
+    with limit_threads(faiss=1, blas=1, torch=1):
         t0 = time.perf_counter()
-        dist = run_tasks(scale_task, configs(), executor=DaskExecutor(client))
-        t_dask = time.perf_counter() - t0
-    same = sorted((r["method"], r["n_components"], r["top_k@10"]) for r in local) == \
-        sorted((r["method"], r["n_components"], r["top_k@10"]) for r in dist)
-    return t_local, t_dask, same
+        local1 = run_tasks(scale_task, configs())
+        t["local1"] = time.perf_counter() - t0
+    same = key(local) == key(local1)
+    for workers in (2, 1):
+        with dask_client(workers=workers, quiet=True) as client:
+            client.run(lambda: None)  # workers up before the clock starts
+            t0 = time.perf_counter()
+            dist = run_tasks(scale_task, configs(), executor=DaskExecutor(client))
+            t[f"dask{workers}"] = time.perf_counter() - t0
+        same = same and key(dist) == key(local)
+    return t, same
 
 
 def scale_task(config):
@@ -159,11 +173,13 @@ def scale_task(config):
 MINILM = "minilm-wordnet-all"
 
 
-def _evaluate_rows(base, queries, n, label_n, t_max, gb_max):
+def _evaluate_rows(base, queries, n, label_n, t_max, gb_max, warm=True):
     rows = []
     for label, method, clear in (("PCA, gt cache cold", "pca", True), ("PCA, gt cache warm", "pca", False),
                                  ("RAE closed form, gt cache cold", "rae", True),
                                  ("RAE closed form, gt cache warm", "rae", False)):
+        if not (clear or warm):
+            continue
         if clear:
             _clear_gt_cache()
         r = _child(base, queries, n, method, True)
@@ -184,8 +200,8 @@ def run(quick=False):
     for n in sizes:
         base, queries = _data(n)
         t_max, gb_max = TARGETS[n]
-        if "evaluate" in parts:
-            rows += _evaluate_rows(base, queries, n, f"{n:,}x128", t_max, gb_max)
+        if parts & {"evaluate", "evaluate_cold"}:
+            rows += _evaluate_rows(base, queries, n, f"{n:,}x128", t_max, gb_max, warm="evaluate" in parts)
         if n > 1_000_000:
             continue  # the ID table and the sweep are 1M measurements
         if "id" in parts:
@@ -197,10 +213,16 @@ def run(quick=False):
             rows.append({"name": f"intrinsic-dimension table, {n:,}x128, peak RSS", "value": r["rss"] / GB,
                          "unit": "GB", "target": "<= 4 GB" if n == 1_000_000 else ""})
         if "sweep" in parts:
-            t_local, t_dask, same = _sweep_overhead(base, queries, n)
-            rows.append({"name": f"sweep pca/rp x 16/32 on {n:,}, Dask 2 workers", "value": t_dask, "unit": "s",
-                         "baseline": t_local, "ratio": t_dask / t_local, "target": "overhead, reported",
-                         "note": f"in-process {t_local:.1f} s; same rows: {same}"})
+            t, same = _sweep_overhead(base, queries, n)
+            rows.append({"name": f"sweep pca/rp x 16/32 on {n:,}, Dask 2 workers vs in-process", "value": t["dask2"],
+                         "unit": "s", "baseline": t["local"], "ratio": t["dask2"] / t["local"],
+                         "target": "overhead, reported",
+                         "note": f"in-process {t['local']:.1f} s (all cores); same rows everywhere: {same}"})
+            rows.append({"name": f"sweep pca/rp x 16/32 on {n:,}, Dask 1 worker vs in-process on 1 thread",
+                         "value": t["dask1"], "unit": "s", "baseline": t["local1"], "ratio": t["dask1"] / t["local1"],
+                         "target": "overhead, reported",
+                         "note": f"in-process 1 thread {t['local1']:.1f} s: the ratio is Dask's own cost "
+                                 "(scheduling, task transfer, a worker process), both sides on one core"})
     minilm = DATA_DIR / "cache" / MINILM / "embeddings.npy"
     if "minilm" in parts and minilm.exists() and not quick:
         import numpy as np

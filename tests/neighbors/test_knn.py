@@ -132,3 +132,51 @@ def test_pair_distances_are_what_the_search_reports(rng, metric):
     assert pair_distances(xq, xb, I2, metric)[0, -1] == (np.inf if metric == "l2" else -np.inf)
     with pytest.raises(ValueError, match="I must have shape"):
         pair_distances(xq, xb, I[:3], metric)
+
+
+def test_block_rows_depend_on_shapes_not_threads():
+    from rae_explore.neighbors.knn import MIN_BLOCK_ROWS, SPLIT, block_rows
+
+    # a large base: SPLIT blocks, capped by the bytes of one block
+    assert block_rows(10_000, 1_000_000, 128)[0] == 1_000_000 // SPLIT
+    assert block_rows(10_000, 10_000_000, 128, block_bytes=64 * 2**20) == (131072, 131072)
+    # a small base is one block and its queries are cut instead
+    base_rows, query_rows = block_rows(100_000, 3_000, 32)
+    assert base_rows >= 3_000 and query_rows == 100_000 // SPLIT
+    assert block_rows(50, 3_000, 32) == (MIN_BLOCK_ROWS, MIN_BLOCK_ROWS)
+
+
+@pytest.mark.parametrize("nq, nb", [(300, 40_000), (20_000, 3_000)])  # base blocks / query blocks in parallel
+def test_parallel_search_equals_one_thread_bit_for_bit(rng, monkeypatch, nq, nb):
+    """Blocks run on several threads, each faiss call single-threaded: the result does not depend
+    on how many threads ran it, and several threads did work."""
+    import threading
+
+    import faiss
+
+    from rae_explore.neighbors import knn as knn_mod
+    from rae_explore.threads import limit_threads
+
+    xb = rng.standard_normal((nb, 24)).astype(np.float32)
+    xq = rng.standard_normal((nq, 24)).astype(np.float32)
+    seen = []
+    real_knn = faiss.knn
+
+    def spy(*a, **kw):
+        seen.append((threading.current_thread().name, faiss.omp_get_max_threads()))
+        return real_knn(*a, **kw)
+
+    monkeypatch.setattr(knn_mod.faiss, "knn", spy)
+    with limit_threads(faiss=1):
+        D1, I1 = knn_search(xq, xb, 7)
+    one = set(seen)
+    seen.clear()
+    with limit_threads(faiss=3):
+        D3, I3 = knn_search(xq, xb, 7)
+    assert one == {(threading.current_thread().name, 1)}
+    names = {name for name, _ in seen}
+    assert len(names) >= 2 and all(n.startswith("knn") for n in names) and {n for _, n in seen} == {1}
+    np.testing.assert_array_equal(I1, I3)
+    np.testing.assert_array_equal(D1, D3)
+    Dref, Iref = brute(xq[:50], xb, 7, "l2")
+    np.testing.assert_array_equal(I1[:50], Iref)
