@@ -3,8 +3,8 @@
 1. ``ground_truth`` on 100,000 x 128 synthetic float32 (1,000 queries, k=100) against a bare
    ``faiss.IndexFlatL2`` add + search on the same arrays. Target: <= 1.2x its time.
 2. Peak RSS of ``ground_truth`` over a memory-mapped 2,000,000 x 128 ``.bvecs`` base (256 MB
-   on disk, 1 GB as float32), in a fresh subprocess, with the default 256 MiB blocks and with
-   64 MiB blocks. Target: bounded by the block size, not the base size.
+   on disk, 1 GB as float32), in a fresh subprocess, with 256 MiB blocks and with
+   the default 64 MiB blocks (one per search thread). Target: bounded by the block size, not the base size.
 """
 
 import json
