@@ -16,21 +16,30 @@ maps the (standardised, :mod:`.base`) input to the unit sphere, where a lattice 
   the negative ``n`` is the ``rank_negative``-th nearest neighbour of ``f(x_i)`` among the
   training codes, recomputed before every epoch (hard but not too hard: the paper's choice):
   exact up to 20,000 training rows, above that from a faiss IVF index (the search is O(n²) and
-  dominated the fit at 100,000 rows; the reference's CPU path is approximate too, HNSW);
+  dominated the fit at 100,000 rows; the reference's CPU path is approximate too, HNSW; the IVF
+  negative is about the asked rank, :data:`IVF_NPROBE`);
 - ``L_KoLeo`` (:func:`~rae_explore.reducers.neural.losses.koleo_loss`) on the anchors' codes of
   each batch, weight λ = ``lambda_uniform``: spreads the codes over the sphere.
 
 As in the reference, anchors, positives and negatives go through the network as three
-batches (BatchNorm normalises each with its own statistics). Optimisation as in the reference:
+batches (BatchNorm normalises each with its own statistics, and updates its running statistics
+three times a step). This costs accuracy against one pass over the three concatenated
+(mixed-statistics) batches: sift5k -> 32 with the defaults, top-10 0.393 (seeds 0-4: 0.389-0.400)
+against 0.409 (0.406-0.413), with steps about 1.4x dearer; it is kept because it is the
+reference's training. Optimisation as in the reference:
 one SGD optimiser with momentum 0.9 and a stepped learning rate set per epoch (the trainer's
 ``lr_schedule``), the epochs split into equal stages with ``lr * lr_steps[s]`` (the reference's
 ``--lr_schedule 0.1,0.1,0.05,0.01`` is ``lr=0.1, lr_steps=(1, 1, 0.5, 0.1)``). ``preset="paper"``
 sets the reference's size: ``d_int = 1024``, batch 64, 160 epochs, that schedule. The defaults
-(``d_int = 256``, the reference's batch of 64, 8 epochs) fit sift5k (4,500 x 128 -> 32) and
-minilm-wordnet (9,000 x 384 -> 96) in about a minute each on 2 CPU cores shared with other jobs
-(load average 8; ``benchmarks/bench_catalyzer.py``), an epoch in 0.65-0.77 of the reference
-code's time beside it. ``self_positive=True`` with ``negatives="hnsw"`` trains as the reference
-code does on CPU.
+(``d_int = 256``, the reference's batch of 64, 8 epochs up to 50,000 rows and down to 4 from
+100,000, :func:`catalyzer_epochs`) fit sift5k (4,500 x 128 -> 32) in 12 CPU-s and minilm-wordnet
+(9,000 x 384 -> 96) in 20-23 CPU-s (one torch thread), and 100,000 x 128 -> 32 in 170-180 CPU-s
+(exact positives 61, negatives 51, steps 58; peak RSS 0.8 GB; top-10 0.548), measured on 2
+cores shared with other jobs (``benchmarks/bench_catalyzer.py``). ``self_positive=True`` with
+``negatives="hnsw"`` trains as the reference code does on CPU: over seeds 0-9 on sift5k its
+1-R@10 after a lattice code is within 1 point of the reference's at 16, 32 and 64 bits (-1.0,
++0.6, -0.1 points; a seed's own spread is about 2 points), an epoch in 0.88-0.91 of the
+reference's time beside it.
 
 >>> cat = Catalyzer(32, random_state=0).fit(xb)        # doctest: +SKIP
 >>> Z = cat.transform(xq)                               # float32 (nq, 32), unit rows
@@ -131,6 +140,14 @@ def triplet_positives(X, rank_positive, include_self=False):
 
 #: ``negatives="auto"`` searches exactly up to this many training rows, with an IVF index above.
 EXACT_NEGATIVES_MAX_ROWS = 20_000
+#: The IVF search of the negatives: ``2 sqrt(n)`` lists trained on 32 codes each in 10 k-means
+#: iterations, 32 lists probed. Measured on 100,000 codes of 32 dimensions (one thread, 2 shared cores):
+#: the negative found is the exact 53rd neighbour (median; 90% within rank 59) for rank 50, in 14
+#: CPU-s; the earlier ``4 sqrt(n)`` lists, 64 codes each, 25 iterations, 16 probes took as long and gave the
+#: 70th (90%: 87th), too easy a negative; the reference's HNSW32 (efSearch 64), 44 CPU-s, the 49th.
+IVF_POINTS_PER_LIST = 32
+IVF_KMEANS_ITERATIONS = 10
+IVF_NPROBE = 32
 NEGATIVE_SEARCHES = ("auto", "exact", "ivf", "hnsw")
 
 
@@ -147,8 +164,9 @@ def triplet_negatives(codes, rank_negative, search="exact", random_state=0):
         searched with ``efSearch = 64`` for ``rank_negative`` results with the row itself among
         them (so the negative is about the ``rank_negative - 1``-th other code). Slower than
         exact at 100,000 x 32 on 2 cores (measured), so never chosen by ``"auto"``.
-        ``"ivf"``: a faiss ``IndexIVFFlat`` with ``4 sqrt(n)`` lists trained on a sample,
-        ``nprobe = 16``: an approximate rank, as the reference's CPU path (HNSW32, efSearch 64)
+        ``"ivf"``: a faiss ``IndexIVFFlat`` with ``2 sqrt(n)`` lists trained on a sample,
+        ``nprobe = 32`` (:data:`IVF_NPROBE`): an approximate rank (a little deeper than asked:
+        median 53 for 50 at 100,000 codes), as the reference's CPU path (HNSW32, efSearch 64)
         is approximate; a row for which fewer than ``rank_negative + 1`` codes were found takes
         the farthest one found.
     random_state : int
@@ -171,16 +189,17 @@ def triplet_negatives(codes, rank_negative, search="exact", random_state=0):
         return I[np.arange(len(I)), np.maximum(found - 1, 0)].astype(np.int64)
 
     n, m = codes.shape
-    nlist = max(1, min(int(4 * math.sqrt(n)), n // 39))
+    nlist = max(1, min(int(2 * math.sqrt(n)), n // IVF_POINTS_PER_LIST))
     rng = np.random.default_rng(random_state)
-    sample = codes[np.sort(rng.choice(n, min(n, 64 * nlist), replace=False))]
+    sample = codes[np.sort(rng.choice(n, min(n, IVF_POINTS_PER_LIST * nlist), replace=False))]
     quantizer = faiss.IndexFlatL2(m)
     index = faiss.IndexIVFFlat(quantizer, m, nlist)
     index.cp.seed = int(rng.integers(2**31))
-    index.cp.min_points_per_centroid = 1  # a sample of 64 per list: faiss need not warn
+    index.cp.niter = IVF_KMEANS_ITERATIONS  # coarse cells only sort the codes for the search: a rough k-means will do
+    index.cp.min_points_per_centroid = 1  # a sample of 32 per list: faiss need not warn
     index.train(sample)
     index.add(codes)
-    index.nprobe = min(16, nlist)
+    index.nprobe = min(IVF_NPROBE, nlist)
     _, I = index.search(codes, rank_negative + 1)
     found = (I >= 0).sum(axis=1)
     # the self match is (nearly always) rank 0; the rank_negative-th other code is column rank_negative
@@ -188,6 +207,22 @@ def triplet_negatives(codes, rank_negative, search="exact", random_state=0):
     col = np.where(own, rank_negative, rank_negative - 1)
     col = np.minimum(col, found - 1)
     return I[np.arange(n), col].astype(np.int64)
+
+
+#: ``max_epochs="auto"``: as many epochs as draw about this many triplets, within ``AUTO_EPOCHS``.
+AUTO_TRIPLETS = 400_000
+AUTO_EPOCHS = (4, 8)
+
+
+def catalyzer_epochs(n_train):
+    """``max_epochs="auto"``: ``ceil(AUTO_TRIPLETS / n_train)`` clipped to [4, 8] (8 up to 50,000 rows, 4 from 100,000).
+
+    At least 4, so that each of the default schedule's 4 learning-rate stages has an epoch.
+    Measured at 100,000 x 128 -> 32 (generated, 2 shared cores): 4 epochs, 170-180 CPU-s and
+    top-10 0.548; 8 epochs, 272 CPU-s (311 s wall at load average 1-2) and top-10 0.560.
+    """
+    lo, hi = AUTO_EPOCHS
+    return min(hi, max(lo, math.ceil(AUTO_TRIPLETS / max(int(n_train), 1))))
 
 
 def _stages(max_epochs, n_steps):
@@ -226,7 +261,11 @@ class Catalyzer(NeuralReducer):
     preset : None or "paper"
         ``"paper"`` replaces ``hidden``, ``batch_size``, ``max_epochs``, ``lr`` and ``lr_steps``
         with the reference's (1024, 64, 160, 0.1, (1, 1, 0.5, 0.1)).
-    max_epochs, batch_size : int
+    max_epochs : int or "auto"
+        ``"auto"`` (the default): 8 epochs up to 50,000 training rows, fewer above, down to 4
+        from 100,000 rows (:func:`catalyzer_epochs`: about 400,000 triplets), so that a large
+        set fits within minutes on 2 CPU cores.
+    batch_size : int
     lr : float
         SGD learning rate (momentum 0.9) of the first stage.
     lr_steps : tuple of float
@@ -258,7 +297,7 @@ class Catalyzer(NeuralReducer):
     method = "catalyzer"
 
     def __init__(self, n_components=2, *, hidden=256, lambda_uniform=0.05, rank_positive=10, rank_negative=50,
-                 normalize_input=False, self_positive=False, negatives="auto", preset=None, max_epochs=8,
+                 normalize_input=False, self_positive=False, negatives="auto", preset=None, max_epochs="auto",
                  batch_size=64, lr=0.1, lr_steps=(1.0, 1.0, 0.5, 0.1), weight_decay=0.0, device="auto",
                  random_state=None, verbose=False):
         self.n_components = n_components
@@ -285,7 +324,8 @@ class Catalyzer(NeuralReducer):
             raise ValueError(f"preset must be None or one of {sorted(PRESETS)}, got {self.preset!r}")
         p = self._training_params()
         check_int(p["hidden"], "hidden", low=1)
-        check_int(p["max_epochs"], "max_epochs", low=1)
+        if p["max_epochs"] != "auto":
+            check_int(p["max_epochs"], "max_epochs", low=1, what="a positive integer or 'auto'")
         check_int(p["batch_size"], "batch_size", low=2, what="an integer >= 2 (KoLeo needs pairs in a batch)")
         check_number(p["lr"], "lr", low=0, low_open=True)
         steps = p["lr_steps"]
@@ -406,6 +446,8 @@ class Catalyzer(NeuralReducer):
         def callback(epoch, model):
             return {"negatives_changed": state["changed"]}
 
+        if self.preset is None and self.max_epochs == "auto":  # our rule, not the autoencoders' (base.fit's)
+            params["max_epochs"] = catalyzer_epochs(n)
         max_epochs = int(params["max_epochs"])
         stage_of = np.concatenate([np.full(e, s) for s, e in _stages(max_epochs, len(params["lr_steps"]))])
         lrs = [float(params["lr"]) * float(params["lr_steps"][st]) for st in stage_of]
@@ -421,5 +463,6 @@ class Catalyzer(NeuralReducer):
         raise NotImplementedError("the Catalyzer has no decoder (it is trained for search, not reconstruction)")
 
 
-__all__ = ["EXACT_NEGATIVES_MAX_ROWS", "NEGATIVE_SEARCHES", "PRESETS", "Catalyzer", "catalyzer_net",
+__all__ = ["AUTO_EPOCHS", "AUTO_TRIPLETS", "EXACT_NEGATIVES_MAX_ROWS", "IVF_KMEANS_ITERATIONS", "IVF_NPROBE",
+           "IVF_POINTS_PER_LIST", "NEGATIVE_SEARCHES", "PRESETS", "Catalyzer", "catalyzer_epochs", "catalyzer_net",
            "triplet_negatives", "triplet_positives"]

@@ -6,6 +6,7 @@ import pytest
 from rae_explore.reducers import REDUCERS, make_reducer
 from rae_explore.reducers.neural.catalyzer import (
     Catalyzer,
+    catalyzer_epochs,
     triplet_negatives,
     triplet_positives,
 )
@@ -80,6 +81,15 @@ def test_stepped_schedule_and_history(fitted):
     assert (paper["hidden"], paper["batch_size"], paper["max_epochs"], paper["lr"]) == (1024, 64, 160, 0.1)
 
 
+def test_auto_epochs_shrink_for_large_sets(X):
+    assert [catalyzer_epochs(n) for n in (300, 4_500, 50_000, 80_000, 100_000, 10**7)] == [8, 8, 8, 5, 4, 4]
+    cat = Catalyzer(4, random_state=0, **FAST).fit(X[:100])  # max_epochs="auto" by default
+    assert cat.training_params_["max_epochs"] == len(cat.history_) == 8
+    assert [row["lr"] for row in cat.history_] == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.01, 0.01])
+    with pytest.raises(ValueError, match="max_epochs must be a positive integer or 'auto'"):
+        Catalyzer(4, max_epochs="many", **FAST).fit(X[:50])
+
+
 def test_seeded_and_reproducible(X, tiny, fitted):
     again = Catalyzer(8, max_epochs=4, lambda_uniform=0.05, random_state=0, **FAST).fit(X)
     np.testing.assert_array_equal(fitted.transform(tiny.xq), again.transform(tiny.xq))
@@ -114,7 +124,7 @@ def test_ivf_negatives_are_near_the_exact_rank_and_auto_picks_by_size(X):
     exact = triplet_negatives(codes, 10)
     approx = triplet_negatives(codes, 10, "ivf", random_state=0)
     assert approx.shape == (1200,) and not (approx == np.arange(1200)).any()
-    assert (approx == exact).mean() > 0.9  # 16 probed lists of 4 sqrt(n): nearly always the exact 10th
+    assert (approx == exact).mean() > 0.9  # 32 probed lists of 2 sqrt(n): nearly always the exact 10th
     ref_like = triplet_negatives(codes, 10, "hnsw")  # the reference's CPU search: self among the 10 found
     assert (ref_like == _brute_knn(codes, 9)[:, -1]).mean() > 0.9
     with pytest.raises(ValueError, match="search must be 'exact', 'ivf' or 'hnsw'"):
@@ -124,3 +134,18 @@ def test_ivf_negatives_are_near_the_exact_rank_and_auto_picks_by_size(X):
     assert cat.negative_search_ == "ivf" and cat.negatives_.shape == (100,)
     with pytest.raises(ValueError, match="negatives must be one of"):
         Catalyzer(4, negatives="flat", **FAST).fit(X[:50])
+
+
+def test_ivf_negatives_keep_the_asked_rank_on_many_codes():
+    # unit codes of 16 dimensions, 6,000 of them: the IVF search probes 32 of its 154 lists and must
+    # still find about the 30th neighbour (an index that misses neighbours returns a farther, easier one)
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((6000, 16)).astype(np.float32)
+    codes /= np.linalg.norm(codes, axis=1, keepdims=True)
+    neg = triplet_negatives(codes, 30, "ivf", random_state=0)
+    rows = np.arange(0, 6000, 20)
+    D = ((codes[rows, None, :] - codes[None, :, :]) ** 2).sum(-1)
+    D[np.arange(len(rows)), rows] = np.inf
+    rank = (D < D[np.arange(len(rows)), neg[rows]][:, None]).sum(axis=1) + 1  # 1 = the nearest other code
+    assert np.median(rank) <= 34 and np.percentile(rank, 90) <= 40  # the earlier 16 probes of 4 sqrt(n): 38 and 46
+    assert (neg != np.arange(6000)).all()
