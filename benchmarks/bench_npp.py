@@ -28,7 +28,7 @@ SEEDS = (0, 1, 2)
 
 
 def margin_row(dataset, m, seed, **params):
-    """One run: (best linear top-10, NPP top-10, NPP fit wall seconds, start name, fit CPU seconds)."""
+    """One run: (best linear top-10, NPP top-10, NPP fit wall seconds, start name, fit CPU seconds, kept step)."""
     from rae_explore.data.datasets import load_dataset
     from rae_explore.neighbors.knn import knn_search
     from rae_explore.neighbors.metrics import top_k_accuracy
@@ -47,7 +47,7 @@ def margin_row(dataset, m, seed, **params):
     W, b = linear_candidates(xb, m)[npp.init_]  # the map NPP chose on the training rows, and started from
     W, b = W.astype(np.float32), b.astype(np.float32)
     acc_lin = top_k_accuracy(gt, knn_search(xq @ W.T + b, xb @ W.T + b, 10, metric)[1], 10)
-    return acc_lin, acc_npp, fit_s, npp.init_, cpu_s
+    return acc_lin, acc_npp, fit_s, npp.init_, cpu_s, npp.best_step_
 
 
 def run(quick=False):
@@ -66,7 +66,7 @@ def run(quick=False):
             "baseline": 100 * lin, "ratio": statistics.mean(r[1] for r in res) / lin, "target": ">= +5.0 points at 4x",
             "note": (f"best linear {lin:.4f} -> npp {statistics.mean(r[1] for r in res):.4f}; per seed "
                      + ", ".join(f"{x:+.2f}" for x in margins)
-                     + f"; starts {sorted({r[3] for r in res})}; fit {statistics.mean(r[2] for r in res):.1f} s wall, "
+                     + f"; starts {sorted({r[3] for r in res})}; kept steps {[r[5] for r in res]}; fit {statistics.mean(r[2] for r in res):.1f} s wall, "
                      f"{statistics.mean(r[4] for r in res):.1f} s CPU; load average {os.getloadavg()[0]:.1f}"),
         })
     return rows

@@ -31,12 +31,27 @@ def test_best_linear_map_scores_every_candidate_on_the_training_rows(tiny):
     assert scores["pca"] == pytest.approx(ref, abs=0.01)  # float32 ties may differ
 
 
-def test_training_starts_at_the_best_linear_map(tiny):
+@pytest.mark.parametrize("input_components", [None, 2])
+def test_training_starts_at_the_best_linear_map(tiny, input_components):
     X = tiny.xb[:300]
-    red = NPP(4, hidden=0, steps=1, lr=1e-12, n_select=300, random_state=0).fit(X)
+    red = NPP(4, hidden=0, steps=1, lr=1e-12, n_select=300, input_components=input_components, random_state=0).fit(X)
     _, W, b, _ = best_linear_map(X, 4, "l2", k=10, n_select=300, random_state=0)
     np.testing.assert_allclose(red.transform(X) * red.scale_, X @ W.T + b, rtol=1e-4, atol=1e-3)
     assert red.init_ in red.init_scores_
+    assert ("P" in red.weights_) == (input_components is not None)  # 2 * 4 < 32 input features
+
+
+def test_the_best_checkpoint_on_held_out_rows_is_kept(tiny):
+    X = tiny.xb[:400]
+    red = NPP(4, hidden=16, steps=30, mine_every=10, random_state=0).fit(X)
+    scores = [red.start_score_] + [h["val_top_k"] for h in red.history_]
+    assert [h["step"] for h in red.history_] == [10, 20, 30]
+    assert scores[[0, 10, 20, 30].index(red.best_step_)] == max(scores)
+    # a fine-tune that ruins the map (a huge learning rate) falls back to its start
+    bad = NPP(4, hidden=0, steps=10, lr=3.0, mine_every=10, random_state=0)
+    ref = NPP(4, hidden=0, steps=1, lr=1e-12, random_state=0).fit(X)
+    np.testing.assert_allclose(bad.fit(X).transform(X), ref.transform(X), rtol=1e-4, atol=1e-4)
+    assert bad.best_step_ == 0 and bad.history_[-1]["val_top_k"] < bad.start_score_
 
 
 def test_fine_tuning_keeps_more_neighbours_than_its_start(sift5k):
@@ -55,15 +70,18 @@ def test_fine_tuning_keeps_more_neighbours_than_its_start(sift5k):
     assert tuned > start + 0.015, (start, tuned)
 
 
-def test_numpy_transform_matches_the_torch_model(tiny):
+@pytest.mark.parametrize("input_components", [None, 2])
+def test_numpy_transform_matches_the_torch_model(tiny, input_components):
     import torch
 
     X = tiny.xb[:200]
-    red = NPP(3, hidden=8, steps=20, random_state=1).fit(X)
+    red = NPP(3, hidden=8, steps=20, validation_fraction=0, input_components=input_components, random_state=1).fit(X)
     w = {k: torch.as_tensor(v) for k, v in red.weights_.items()}
     assert float(w["V"].abs().max()) > 0  # the MLP branch trained away from its zero start
-    x = torch.as_tensor(tiny.xq / np.float32(red.scale_))
-    ref = x @ w["W"].T + w["b"] + torch.nn.functional.gelu((x - w["shift"]) @ w["U"].T + w["c"]) @ w["V"].T
+    u = torch.as_tensor(tiny.xq / np.float32(red.scale_)) - w["shift"]
+    if input_components:
+        u = u @ w["P"].T
+    ref = u @ w["W"].T + w["b"] + torch.nn.functional.gelu(u @ w["U"].T + w["c"]) @ w["V"].T
     np.testing.assert_allclose(red.transform(tiny.xq), ref.numpy(), rtol=1e-4, atol=1e-5)
 
 
@@ -85,6 +103,10 @@ def test_bad_parameters_are_named(tiny):
         NPP(2, hidden=-1).fit(X)
     with pytest.raises(ValueError, match="more training rows than n_neighbors=10"):
         NPP(2).fit(X[:8])
+    with pytest.raises(ValueError, match="more training rows than n_neighbors=10 once validation_fraction"):
+        NPP(2).fit(X[:11])  # 10 rows once one is held out
+    with pytest.raises(ValueError, match="validation_fraction must be a number in"):
+        NPP(2, validation_fraction=1).fit(X)
     assert isinstance(make_reducer("npp", n_components=2), NPP)
 
 
