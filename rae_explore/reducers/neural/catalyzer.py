@@ -35,7 +35,8 @@ sets the reference's size: ``d_int = 1024``, batch 64, 160 epochs, that schedule
 100,000, :func:`catalyzer_epochs`) fit sift5k (4,500 x 128 -> 32) in 12 CPU-s and minilm-wordnet
 (9,000 x 384 -> 96) in 20-23 CPU-s (one torch thread), and 100,000 x 128 -> 32 in 170-180 CPU-s
 (exact positives 61, negatives 51, steps 58; peak RSS 0.8 GB; top-10 0.548), measured on 2
-cores shared with other jobs (``benchmarks/bench_catalyzer.py``). ``self_positive=True`` with
+cores shared with other jobs (``benchmarks/bench_catalyzer.py``); on the idle machine: 11.1 s,
+15.7 s and 128 s wall (0.85 GB). ``self_positive=True`` with
 ``negatives="hnsw"`` trains as the reference code does on CPU: over seeds 0-9 on sift5k its
 1-R@10 after a lattice code is within 1 point of the reference's at 16, 32 and 64 bits (-1.0,
 +0.6, -0.1 points; a seed's own spread is about 2 points), an epoch in 0.88-0.91 of the
