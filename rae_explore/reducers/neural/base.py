@@ -248,6 +248,10 @@ class NeuralReducer(Reducer):
         """Rows a training sample puts through the encoder (NRAE: the centre and its neighbours); ``"auto"`` epochs count them."""
         return 1
 
+    def _auto_epochs(self, n_train):
+        """Epochs of ``max_epochs="auto"`` for ``n_train`` training rows (:func:`auto_epochs`; a method may have its own rule)."""
+        return auto_epochs(n_train, self._rows_per_sample())
+
     def _hidden_width(self, d):
         return d if self.hidden == "input" else int(self.hidden)
 
@@ -293,7 +297,7 @@ class NeuralReducer(Reducer):
         params = self._training_params()
         train_rows, val_rows = self._split(n, params["validation_fraction"], seed)
         if params["max_epochs"] == "auto":
-            params["max_epochs"] = auto_epochs(len(train_rows), self._rows_per_sample())
+            params["max_epochs"] = self._auto_epochs(len(train_rows))
         if len(val_rows) == 0:
             params["patience"] = None
         with seeded(seed):

@@ -365,6 +365,10 @@ class Catalyzer(NeuralReducer):
             params.update(PRESETS[self.preset])
         return params
 
+    def _auto_epochs(self, n_train):
+        """``max_epochs="auto"``: :func:`catalyzer_epochs` (by triplets drawn), not the autoencoders' rule."""
+        return catalyzer_epochs(n_train)
+
     # -------------------------------------------------------------------------------- fit
     def _make_module(self, d):
         return catalyzer_net(d, int(self.n_components), int(self._training_params()["hidden"]),
@@ -447,8 +451,6 @@ class Catalyzer(NeuralReducer):
         def callback(epoch, model):
             return {"negatives_changed": state["changed"]}
 
-        if self.preset is None and self.max_epochs == "auto":  # our rule, not the autoencoders' (base.fit's)
-            params["max_epochs"] = catalyzer_epochs(n)
         max_epochs = int(params["max_epochs"])
         stage_of = np.concatenate([np.full(e, s) for s, e in _stages(max_epochs, len(params["lr_steps"]))])
         lrs = [float(params["lr"]) * float(params["lr_steps"][st]) for st in stage_of]
