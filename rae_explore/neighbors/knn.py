@@ -13,7 +13,7 @@ the result is the same, bit for bit, on a machine with any number of cores.
 
 Memory bound (bytes), for ``nq`` queries, dimension ``d``, ``k`` neighbours, ``t`` threads:
 ``t * block_bytes`` (one float32 base block per thread; 64 MiB each by default)
-+ one float32 query block (at most ``block_bytes``)
++ one float32 query block (at most ``block_bytes``; ``t`` of them when the whole base is one block)
 + about ``(2 t + 2) * nq * k * 12`` (the result heap and the block results waiting to be merged)
 + faiss's own BLAS tiles (a few MiB per thread). The base size does not appear.
 

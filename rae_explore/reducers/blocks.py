@@ -51,29 +51,32 @@ def transform_blocks(reducer, X, block_rows=DEFAULT_BLOCK_ROWS, *, out=None, ver
     first = np.asarray(reducer.transform(X[:min(block_rows, n)]), dtype=np.float32)
     release_pages(X)
     m = first.shape[1]
+
+    def reduced_blocks():
+        """``(start, float32 block)`` over the rows, the base's pages released after each."""
+        for a in starts:
+            yield a, first if a == 0 else np.asarray(reducer.transform(X[a:a + block_rows]), dtype=np.float32)
+            release_pages(X)
+
     if out is None:  # filled in place: no list of blocks and no concatenated copy of it
         Z = np.empty((n, m), dtype=np.float32)
-        for a in starts:
-            Z[a:a + block_rows] = first if a == 0 else reducer.transform(X[a:a + block_rows])
-            release_pages(X)
+        for a, Zb in reduced_blocks():
+            Z[a:a + block_rows] = Zb
         return Z
     with atomic_path(out) as tmp:
         if out.suffix == ".npy":
             Z = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, m))
-            for a in starts:
-                Z[a:a + block_rows] = first if a == 0 else reducer.transform(X[a:a + block_rows])
-                release_pages(X)
+            for a, Zb in reduced_blocks():
+                Z[a:a + block_rows] = Zb
             Z.flush()
             del Z
         else:
             rec = np.dtype([("dim", "<i4"), ("vec", "<f4", (m,))])
             with open(tmp, "wb") as f:
-                for a in starts:
-                    Zb = first if a == 0 else np.asarray(reducer.transform(X[a:a + block_rows]), dtype=np.float32)
+                for _, Zb in reduced_blocks():
                     block = np.empty(len(Zb), dtype=rec)
                     block["dim"], block["vec"] = m, Zb
                     f.write(block.tobytes())
-                    release_pages(X)
     if out.suffix == ".npy":
         return np.load(out, mmap_mode="r")
     return np.memmap(out, dtype=np.dtype([("dim", "<i4"), ("vec", "<f4", (m,))]), mode="r")["vec"]

@@ -159,7 +159,9 @@ def best_linear_map(X, n_components, metric="l2", *, k=10, n_select=1000, random
     from ..neighbors.knn import knn_search
     from ..neighbors.metrics import top_k_accuracy
 
-    qi = _select_rows(X.shape[0], n_select, random_state)
+    n = X.shape[0]
+    rng = np.random.default_rng(random_state)
+    qi = np.sort(rng.choice(n, min(int(n_select), n), replace=False))
     gt = _drop_self(knn_search(X[qi], X, k + 1, metric)[1], qi, k)
     cands = linear_candidates(X, n_components)
     scores = {}
@@ -404,7 +406,6 @@ class NPP(Reducer):
                     Zv = np.ascontiguousarray(model(Uv, metric).numpy())
                 if not (np.isfinite(Zn).all() and np.isfinite(Zv).all()):
                     raise ValueError(f"NPP training diverged (NaN/inf outputs) with lr={self.lr}; lower lr")
-                hard_np = knn_search(Zn, Zn, kc, "l2", exclude_self=True)[1]
                 score = top_k_accuracy(gt_val, knn_search(Zv, Zn, kk, "l2")[1], kk) if len(Zv) else float("nan")
                 if score > best[0] or gt_val is None:
                     best = (score, {name: p.detach().clone() for name, p in model.named_parameters()}, step)
@@ -416,7 +417,7 @@ class NPP(Reducer):
                     self.start_score_ = score
                 if step == steps:
                     break
-                hard = torch.from_numpy(hard_np)
+                hard = torch.from_numpy(knn_search(Zn, Zn, kc, "l2", exclude_self=True)[1])
                 C = torch.cat([I_true, hard], 1)
                 Dc = torch.cat([Din_true, _gathered_sq_dist(torch, Xs, sq, hard)], 1)
             a = torch.randint(0, n, (B,), generator=gen)
@@ -539,9 +540,3 @@ def _input_basis(X, W0, p):
     axes = principal_axes(X, p, center=True)[0]
     Q = np.linalg.qr(np.vstack([W0, axes]).T)[0]  # (d, m + p): the first m columns span W0's rows
     return np.ascontiguousarray(Q[:, :p].T)
-
-
-def _select_rows(n, n_select, seed):
-    """The ``min(n_select, n)`` seeded, sorted rows that score the linear candidates and the checkpoints."""
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n, min(int(n_select), n), replace=False))
