@@ -221,9 +221,9 @@ class PoincareCodeAutoencoder(CodeAutoencoder):
 _MIN_NORM, _BALL_EPS = 1e-15, 4e-3
 
 
-def _project(x, sqrt_c, norm=None):
+def _project(x, sqrt_c):
     """Rows of ``x`` pulled strictly inside the ball: norm at most ``(1 - 4e-3) / sqrt(c)`` (geoopt's ``projx``)."""
-    norm = x.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM) if norm is None else norm
+    norm = x.norm(dim=-1, keepdim=True).clamp_min(_MIN_NORM)
     return x * (((1 - _BALL_EPS) / sqrt_c) / norm).clamp(max=1.0)
 
 

@@ -270,13 +270,15 @@ def lattice_comparison(df, *, metrics=("1-R@1", "1-R@10", "10-R@10")):
     metrics = [m for m in metrics if m in df.columns]
     if not metrics:
         raise ValueError(f"lattice_comparison: none of the recall columns in {list(df.columns)}")
+    from ...index.lattice import lattice_bits
+
     rows = []
     for _, r in df.iterrows():
         b = code_bits(r["index"], r.get("bits"))
         if b is None:
             continue
         rows.append({"reducer": r["reducer"], "n_components": r["n_components"],
-                     "code": "lattice" if str(r["index"]).lower().startswith("lattice") else "PQ", "bits": b,
+                     "code": "lattice" if lattice_bits(r["index"]) is not None else "PQ", "bits": b,
                      "pipeline": r["pipeline"], **{m: r[m] for m in metrics}})
     cols = ["reducer", "n_components", "code", "bits", "pipeline", *metrics]
     if not rows:
